@@ -1,0 +1,21 @@
+//! Bazaar's vocabulary, shared by every service.
+//!
+//! Values that cross a boundary (HTTP, the queue, the database) are parsed into the newtypes
+//! here once, at the edge; inside the services an `AgentId` is always a well-formed agent id
+//! and a `Price` is never negative. The records (`Agent`, `TaskResult`, …) and the messages
+//! that travel through the queue live here too, so every backend speaks the same types.
+
+mod error;
+mod ids;
+mod messages;
+mod records;
+mod values;
+
+pub use error::{ErrorCode, ParseError};
+pub use ids::{AgentId, TaskId, UserId};
+pub use messages::{ResultMessage, TaskMessage};
+pub use records::{
+    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, NewAgent, Page, ResultFilter,
+    ResultStatus, Task, TaskResult,
+};
+pub use values::{AgentName, Capabilities, Capability, Password, Price, Sha256, Username, Version};

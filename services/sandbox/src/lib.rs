@@ -1,0 +1,447 @@
+//! The sandbox: runs untrusted WebAssembly agents under hard limits.
+//!
+//! This crate narrows wasmtime to exactly what Bazaar needs and nothing more: WASI preview 1
+//! with stdin fed from the task input, stdout and stderr captured up to a cap, no
+//! environment, no preopened directories, no sockets. Every run has a wall-clock deadline
+//! (epoch interruption, with a timer as a backstop for host calls that block), a linear
+//! memory cap, a wasm stack cap and a bounded number of concurrent instances (the pooling
+//! allocator's slots). Whatever the guest does — loop, allocate without end, flood its
+//! output, overflow its stack, trap — `Sandbox::run` returns an [`Execution`] describing it;
+//! it never panics and never takes the worker down.
+//!
+//! Compiling is expensive (tens of milliseconds) and instantiating is cheap (microseconds), so
+//! compiled modules are kept as [`PreparedAgent`]s in a bounded cache keyed by the binary's
+//! SHA-256: an agent compiles once, and later runs only instantiate.
+
+mod cache;
+mod limits;
+mod output;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bazaar_domain::Sha256;
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    Store, Trap, UpdateDeadline,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+
+use crate::cache::ModuleCache;
+use crate::limits::RunLimits;
+use crate::output::{CappedPipe, StreamName};
+
+/// The limits every run is held to. Operators set them; agents cannot raise them.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The longest any run may take; a task's own timeout is clamped to it.
+    pub max_timeout: Duration,
+    /// Linear memory one run may use, in bytes.
+    pub memory_limit_bytes: usize,
+    /// WebAssembly stack one run may use, in bytes.
+    pub max_wasm_stack_bytes: usize,
+    /// Bytes of stdout kept; writing more stops the agent and flags the truncation.
+    pub stdout_limit_bytes: usize,
+    /// Bytes of stderr kept; writing more stops the agent and flags the truncation.
+    pub stderr_limit_bytes: usize,
+    /// Compiled modules kept in memory.
+    pub module_cache_capacity: usize,
+    /// Runs at the same time; also the number of instance slots the pooling allocator reserves.
+    pub max_concurrent_runs: u32,
+    /// How often the epoch advances: the granularity of deadlines and of yielding to other
+    /// tasks while a guest computes.
+    pub epoch_tick: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            max_timeout: Duration::from_secs(300),
+            memory_limit_bytes: 128 << 20,
+            max_wasm_stack_bytes: 1 << 20,
+            stdout_limit_bytes: 1 << 20,
+            stderr_limit_bytes: 1 << 20,
+            module_cache_capacity: 256,
+            max_concurrent_runs: 64,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A module that failed validation: not WebAssembly, truncated, or asking for imports or
+/// resources the sandbox does not provide. The message is meant for the agent's author.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidModule(String);
+
+/// A compiled agent, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct PreparedAgent {
+    instance_pre: Arc<InstancePre<RunState>>,
+}
+
+impl std::fmt::Debug for PreparedAgent {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PreparedAgent")
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The agent returned from `_start` (exit code 0) or called `proc_exit(code)`.
+    Exited(i32),
+    /// The wall-clock deadline passed.
+    TimedOut,
+    /// The agent asked for more linear memory than allowed.
+    MemoryLimitExceeded { limit: usize, requested: usize },
+    /// The agent wrote more to stdout or stderr than allowed.
+    OutputLimitExceeded { stream: &'static str, limit: usize },
+    /// The agent used more wasm stack than allowed.
+    StackOverflow,
+    /// The agent trapped (unreachable, out-of-bounds access, division by zero, ...).
+    Trapped(String),
+    /// The agent could not be instantiated (for example its initial memory exceeds the cap).
+    InstantiationFailed(String),
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub outcome: Outcome,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub duration: Duration,
+}
+
+impl Execution {
+    /// The exit code to report: the agent's own, or -1 when it did not exit by itself.
+    pub fn exit_code(&self) -> i32 {
+        match self.outcome {
+            Outcome::Exited(code) => code,
+            _ => -1,
+        }
+    }
+
+    /// A clear, one-line reason for a failure that is not a plain non-zero exit.
+    pub fn error_message(&self, timeout: Duration) -> Option<String> {
+        match &self.outcome {
+            Outcome::Exited(_) => None,
+            Outcome::TimedOut => Some(format!(
+                "timed out: the agent ran longer than {} ms",
+                timeout.as_millis()
+            )),
+            Outcome::MemoryLimitExceeded { limit, requested } => Some(format!(
+                "memory limit exceeded: the agent asked for {requested} bytes of linear memory, the limit is {limit}"
+            )),
+            Outcome::OutputLimitExceeded { stream, limit } => Some(format!(
+                "output limit exceeded: the agent wrote more than {limit} bytes to {stream}; the output was truncated"
+            )),
+            Outcome::StackOverflow => Some("stack overflow: the agent exhausted its wasm stack".to_owned()),
+            Outcome::Trapped(message) => Some(format!("trap: {message}")),
+            Outcome::InstantiationFailed(message) => {
+                Some(format!("the agent could not be started: {message}"))
+            }
+        }
+    }
+}
+
+/// The state of one run's store.
+pub struct RunState {
+    wasi: WasiP1Ctx,
+    limits: RunLimits,
+}
+
+/// Runs agents. Cheap to clone; all clones share the engine, the cache and the slots.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: ModuleCache,
+    slots: Semaphore,
+    config: SandboxConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Sandbox")
+            .field("config", &self.inner.config)
+            .field("cached_modules", &self.inner.cache.len())
+            .finish()
+    }
+}
+
+impl Sandbox {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: SandboxConfig) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|error| anyhow::anyhow!("failed to create the wasmtime engine: {error}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
+            .map_err(|error| anyhow::anyhow!("failed to link WASI preview 1: {error}"))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
+
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache: ModuleCache::new(config.module_cache_capacity),
+                slots: Semaphore::new(config.max_concurrent_runs as usize),
+                config,
+                ticker_stop,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// Validates and compiles a module. CPU-bound and slow: call it off the async executor
+    /// (see [`Sandbox::prepare`]).
+    pub fn compile(&self, wasm: &[u8]) -> Result<PreparedAgent, InvalidModule> {
+        if !wasm.starts_with(b"\0asm") {
+            return Err(InvalidModule(
+                "not a WebAssembly module: the file does not start with the `\\0asm` magic".to_owned(),
+            ));
+        }
+        let module = Module::from_binary(&self.inner.engine, wasm)
+            .map_err(|error| InvalidModule(format!("invalid WebAssembly module: {error}")))?;
+        check_entry_point(&module)?;
+        let instance_pre = self.inner.linker.instantiate_pre(&module).map_err(|error| {
+            InvalidModule(format!(
+                "the module needs imports the sandbox does not provide (only WASI preview 1 is available): {error}"
+            ))
+        })?;
+        Ok(PreparedAgent {
+            instance_pre: Arc::new(instance_pre),
+        })
+    }
+
+    /// The prepared agent for `hash`, if it is cached.
+    pub fn cached(&self, hash: &Sha256) -> Option<PreparedAgent> {
+        self.inner.cache.get(hash)
+    }
+
+    /// Compiles `wasm` on the blocking pool and caches it under `hash`. The caller vouches
+    /// that `hash` is the digest of `wasm`.
+    pub async fn prepare(&self, hash: &Sha256, wasm: Bytes) -> Result<PreparedAgent, InvalidModule> {
+        if let Some(prepared) = self.cached(hash) {
+            return Ok(prepared);
+        }
+        let sandbox = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || sandbox.compile(&wasm))
+            .await
+            .map_err(|error| InvalidModule(format!("compilation was interrupted: {error}")))??;
+        self.inner.cache.insert(hash.clone(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Runs a prepared agent with `input` on stdin for at most `timeout` (clamped to the
+    /// configured maximum). Waits for a free slot first.
+    pub async fn run(&self, agent: &PreparedAgent, input: Arc<[u8]>, timeout: Duration) -> Execution {
+        let timeout = timeout.min(self.inner.config.max_timeout);
+        let _slot = self
+            .inner
+            .slots
+            .acquire()
+            .await
+            .expect("the sandbox never closes its slots");
+        let started = Instant::now();
+
+        let stdout = CappedPipe::new(StreamName::Stdout, self.inner.config.stdout_limit_bytes);
+        let stderr = CappedPipe::new(StreamName::Stderr, self.inner.config.stderr_limit_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdin(MemoryInputPipe::new(Bytes::from_owner(input)))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .arg("agent")
+            .build_p1();
+        let mut store = Store::new(
+            &self.inner.engine,
+            RunState {
+                wasi,
+                limits: RunLimits {
+                    memory_limit: self.inner.config.memory_limit_bytes,
+                    table_elements_limit: 1_000_000,
+                    memory_exceeded: None,
+                },
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        let deadline = started + timeout;
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let timed_out_in_callback = timed_out.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                timed_out_in_callback.store(true, Ordering::Relaxed);
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+
+        // The epoch stops a guest that computes; the timer stops one that waits in a host
+        // call (a long `poll_oneoff` sleep). A little grace lets the epoch win the race.
+        let grace = self.inner.config.epoch_tick * 4;
+        let run = run_start(&agent.instance_pre, &mut store);
+        let outcome = match tokio::time::timeout(timeout + grace, run).await {
+            Err(_elapsed) => Outcome::TimedOut,
+            Ok(Ok(())) => Outcome::Exited(0),
+            Ok(Err(RunError::Instantiate(error))) => classify(&store, &timed_out, error, true),
+            Ok(Err(RunError::Call(error))) => classify(&store, &timed_out, error, false),
+        };
+        let duration = started.elapsed();
+        let (stdout, stdout_truncated) = stdout.take();
+        let (stderr, stderr_truncated) = stderr.take();
+        let outcome = match outcome {
+            Outcome::Trapped(_) if stdout_truncated => Outcome::OutputLimitExceeded {
+                stream: "stdout",
+                limit: self.inner.config.stdout_limit_bytes,
+            },
+            Outcome::Trapped(_) if stderr_truncated => Outcome::OutputLimitExceeded {
+                stream: "stderr",
+                limit: self.inner.config.stderr_limit_bytes,
+            },
+            other => other,
+        };
+        Execution {
+            outcome,
+            stdout,
+            stderr,
+            stdout_truncated,
+            stderr_truncated,
+            duration,
+        }
+    }
+}
+
+enum RunError {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+async fn run_start(
+    instance_pre: &InstancePre<RunState>,
+    store: &mut Store<RunState>,
+) -> Result<(), RunError> {
+    let instance = instance_pre
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(RunError::Instantiate)?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut *store, "_start")
+        .map_err(RunError::Instantiate)?;
+    start.call_async(&mut *store, ()).await.map_err(RunError::Call)
+}
+
+/// Turns a wasmtime error into the outcome a user can understand. The store's flags are
+/// checked first: they know *why* a trap happened even when the trap itself is generic.
+fn classify(
+    store: &Store<RunState>,
+    timed_out: &AtomicBool,
+    error: wasmtime::Error,
+    during_instantiation: bool,
+) -> Outcome {
+    if let Some((limit, requested)) = store.data().limits.memory_exceeded {
+        return Outcome::MemoryLimitExceeded { limit, requested };
+    }
+    if timed_out.load(Ordering::Relaxed) {
+        return Outcome::TimedOut;
+    }
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Outcome::Exited(exit.0);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => return Outcome::StackOverflow,
+        Some(Trap::Interrupt) => return Outcome::TimedOut,
+        _ => {}
+    }
+    if during_instantiation {
+        return Outcome::InstantiationFailed(one_line(&error));
+    }
+    Outcome::Trapped(one_line(&error))
+}
+
+/// The error and its causes on one line, without wasmtime's multi-line backtrace.
+fn one_line(error: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let first_line = text.lines().next().unwrap_or_default().trim().to_owned();
+        if !first_line.is_empty() && !parts.contains(&first_line) {
+            parts.push(first_line);
+        }
+    }
+    parts.join(": ")
+}
+
+fn check_entry_point(module: &Module) -> Result<(), InvalidModule> {
+    let Some(start) = module.get_export("_start") else {
+        return Err(InvalidModule(
+            "the module exports no `_start` function: build it as a WASI command (a `main` program)"
+                .to_owned(),
+        ));
+    };
+    let is_nullary_function = start
+        .func()
+        .is_some_and(|function| function.params().len() == 0 && function.results().len() == 0);
+    if !is_nullary_function {
+        return Err(InvalidModule(
+            "`_start` must be a function without parameters or results".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn engine_config(config: &SandboxConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(config.max_concurrent_runs)
+        .total_memories(config.max_concurrent_runs)
+        .total_tables(config.max_concurrent_runs)
+        .total_stacks(config.max_concurrent_runs)
+        .max_memory_size(config.memory_limit_bytes);
+
+    let mut engine_config = Config::new();
+    engine_config
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_wasm_stack_bytes)
+        // The fiber stack holds the wasm stack plus the host frames of WASI calls.
+        .async_stack_size(config.max_wasm_stack_bytes + (1 << 20))
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    engine_config
+}
+
+fn spawn_epoch_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("bazaar-epoch".to_owned())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                engine.increment_epoch();
+            }
+        })?;
+    Ok(())
+}
