@@ -1,1 +1,98 @@
-fn main() {}
+//! `bazaar`: runs the marketplace. See `bazaar --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bazaar::config::{self, LogFormat, Target};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Bazaar: a marketplace of WebAssembly agents.
+///
+/// With no arguments it runs everything in one process (SQLite, local files, an in-process
+/// queue) with its data in ./data and the API on http://127.0.0.1:8080.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Arguments {
+    /// Which services to run: all, gateway, worker or results.
+    #[arg(long, value_parser = clap::builder::ValueParser::new(parse_target))]
+    target: Option<Target>,
+    /// Address of the REST API.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Where the embedded database and agent binaries live.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file; `BAZAAR_SECTION__KEY` variables override it.
+    #[arg(long, env = "BAZAAR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the configuration in effect as TOML-like JSON and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn parse_target(raw: &str) -> Result<Target, String> {
+    raw.parse()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    let mut config = config::load(arguments.config.as_deref())?;
+    if let Some(target) = arguments.target {
+        config.target = target;
+    }
+    if let Some(listen) = arguments.listen {
+        config.http.listen = listen;
+    }
+    if let Some(data_dir) = arguments.data_dir {
+        config.data_dir = data_dir;
+    }
+    if arguments.print_config {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+        return Ok(());
+    }
+    init_logging(&config.log)?;
+
+    let mut app = bazaar::start(config).await?;
+    println!(
+        "Bazaar is running: API at http://{0}/api/v1, docs at http://{0}/docs",
+        app.http_address()
+    );
+    tokio::select! {
+        signal = shutdown_signal() => {
+            signal?;
+            tracing::info!("shutting down");
+            app.shutdown().await;
+            Ok(())
+        }
+        error = app.failed() => {
+            tracing::error!(error = format!("{error:#}"), "stopping");
+            Err(error)
+        }
+    }
+}
+
+fn init_logging(log: &config::LogConfig) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) => EnvFilter::try_new(filter),
+        Err(_) => EnvFilter::try_new(&log.filter),
+    }
+    .context("invalid log filter")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("failed to listen for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("failed to listen for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}

@@ -1,1 +1,124 @@
-//! placeholder
+//! The gateway: Bazaar's only public surface, a REST API under `/api/v1`.
+//!
+//! It authenticates users, keeps the marketplace's agents and the submitted tasks, stores
+//! uploaded binaries in the blob store, publishes tasks to the queue and reads results
+//! through the results service. It never runs WebAssembly itself; it only compiles uploads
+//! to prove them valid. Every dependency is a trait object, so the same gateway serves
+//! embedded and distributed mode.
+
+mod agents;
+mod auth;
+mod docs;
+mod error;
+mod extract;
+mod rate_limit;
+mod state;
+mod tasks;
+mod views;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Serialize;
+
+pub use agents::{AgentMetadata, publish_agent};
+pub use error::{ApiError, ErrorBody};
+pub use state::{AppState, GatewayConfig, GatewayDependencies};
+
+use crate::extract::Json;
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.config.max_upload_bytes;
+    // JSON bodies carry at most one task input plus a little envelope.
+    let json_limit = state.config.max_input_bytes.saturating_mul(2).max(64 * 1024);
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route(
+            "/agents",
+            get(agents::list_agents).post(agents::upload_agent).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/agents/search", get(agents::search_agents))
+        .route("/agents/{id}", get(agents::get_agent).patch(agents::patch_agent))
+        .route("/agents/{id}/stats", get(agents::agent_stats))
+        .route("/tasks", post(tasks::submit_task))
+        .route("/tasks/execute", post(tasks::execute_task))
+        .route("/tasks/results", get(tasks::list_results))
+        .route("/tasks/{id}", get(tasks::task_status))
+        .route("/tasks/{id}/results", get(tasks::task_result))
+        .route("/openapi.json", get(docs::openapi_json))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(json_limit));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/docs", get(docs::docs_page))
+        .fallback(not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /docs")
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// `ok`, `ready` or `unavailable`.
+    pub status: &'static str,
+    /// What is not ready, when something is not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// Liveness: the process answers. Says nothing about dependencies.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "Alive", body = HealthView)))]
+pub async fn healthz() -> Json<HealthView> {
+    Json(HealthView {
+        status: "ok",
+        problems: Vec::new(),
+    })
+}
+
+/// Readiness: the database, the blob store and the queue answer, and the gateway is not
+/// shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = HealthView),
+        (status = 503, description = "Not ready", body = HealthView),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
+    let mut problems = Vec::new();
+    if !state.is_accepting() {
+        problems.push("shutting down".to_owned());
+    }
+    let (database, blobs, queue) = tokio::join!(
+        state.database_health.check(),
+        state.blobs.check(),
+        state.queue.check()
+    );
+    if let Err(error) = database {
+        problems.push(format!("database: {error}"));
+    }
+    if let Err(error) = blobs {
+        problems.push(format!("blob store: {error}"));
+    }
+    if let Err(error) = queue {
+        problems.push(format!("queue: {error}"));
+    }
+    if problems.is_empty() {
+        return (StatusCode::OK, Json(HealthView { status: "ready", problems }));
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(HealthView {
+            status: "unavailable",
+            problems,
+        }),
+    )
+}

@@ -1,1 +1,113 @@
-//! placeholder
+//! The task queue between the gateway, the workers and the results service.
+//!
+//! Two message kinds travel through it: [`TaskMessage`]s from the gateway to a worker, and
+//! [`ResultMessage`]s from a worker to the results service. Delivery is at least once: a
+//! consumer acknowledges a [`Delivery`] only after its work is safe elsewhere, and a rejected
+//! delivery comes back (up to the delivery limit). Embedded mode uses the in-process queue
+//! here; distributed mode uses RabbitMQ behind the same trait.
+
+mod in_process;
+
+use async_trait::async_trait;
+use bazaar_domain::{ResultMessage, TaskMessage};
+
+pub use in_process::InProcessQueue;
+
+/// A queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue holds as many messages as it may; the caller should shed load.
+    #[error("the task queue is full")]
+    Full,
+    /// The broker cannot be reached, or did not confirm the message.
+    #[error("the task queue is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The queue as the services see it.
+#[async_trait]
+pub trait TaskQueue: Send + Sync + 'static {
+    /// Queues a task; returns once the queue has taken responsibility for it.
+    async fn publish_task(&self, task: TaskMessage) -> Result<(), QueueError>;
+
+    /// Queues a result; returns once the queue has taken responsibility for it.
+    async fn publish_result(&self, result: ResultMessage) -> Result<(), QueueError>;
+
+    /// Starts consuming tasks (a worker).
+    async fn consume_tasks(&self) -> Result<Box<dyn Consumer<TaskMessage>>, QueueError>;
+
+    /// Starts consuming results (the results service).
+    async fn consume_results(&self) -> Result<Box<dyn Consumer<ResultMessage>>, QueueError>;
+
+    /// Whether the queue can be reached; used by readiness checks.
+    async fn check(&self) -> Result<(), QueueError>;
+}
+
+/// A stream of deliveries.
+#[async_trait]
+pub trait Consumer<T>: Send {
+    /// The next delivery; `None` once the queue is closed.
+    async fn next(&mut self) -> Option<Delivery<T>>;
+}
+
+/// One message handed to a consumer, to be acknowledged or rejected exactly once.
+/// Dropping it unacknowledged counts as a rejection with requeue.
+pub struct Delivery<T> {
+    pub message: T,
+    /// How many times this message was delivered before (0 on the first delivery).
+    pub previous_deliveries: u32,
+    acknowledger: Option<Box<dyn Acknowledge>>,
+}
+
+impl<T> std::fmt::Debug for Delivery<T> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Delivery")
+            .field("previous_deliveries", &self.previous_deliveries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a backend settles a delivery.
+#[async_trait]
+pub trait Acknowledge: Send {
+    async fn ack(self: Box<Self>) -> Result<(), QueueError>;
+    async fn reject(self: Box<Self>, requeue: bool) -> Result<(), QueueError>;
+    /// Called when a delivery is dropped unsettled; must not block.
+    fn abandon(self: Box<Self>);
+}
+
+impl<T> Delivery<T> {
+    pub fn new(message: T, previous_deliveries: u32, acknowledger: Box<dyn Acknowledge>) -> Self {
+        Delivery {
+            message,
+            previous_deliveries,
+            acknowledger: Some(acknowledger),
+        }
+    }
+
+    /// The work is done and safe elsewhere; the queue may forget the message.
+    pub async fn ack(mut self) -> Result<(), QueueError> {
+        match self.acknowledger.take() {
+            Some(acknowledger) => acknowledger.ack().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The work failed; with `requeue` the message is delivered again (subject to the
+    /// delivery limit), without it the message is dead-lettered.
+    pub async fn reject(mut self, requeue: bool) -> Result<(), QueueError> {
+        match self.acknowledger.take() {
+            Some(acknowledger) => acknowledger.reject(requeue).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T> Drop for Delivery<T> {
+    fn drop(&mut self) {
+        if let Some(acknowledger) = self.acknowledger.take() {
+            acknowledger.abandon();
+        }
+    }
+}

@@ -1,1 +1,241 @@
-//! placeholder
+//! The results service: the single writer of task results and agent statistics.
+//!
+//! It consumes result messages from the queue, stores them in batches (idempotently: the task
+//! id is the key, so a redelivered result is stored and counted once), acknowledges them only
+//! after the commit, and wakes whoever waits for them. Readers reach it through
+//! [`ResultsClient`]: in-process in embedded mode, over gRPC in distributed mode.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bazaar_domain::{
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskResult, UserId,
+};
+use bazaar_queue::{Delivery, TaskQueue};
+use bazaar_storage::{ResultStore, StoreError};
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// A results request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("the results store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl ResultsError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ResultsError::Unavailable(_) => ErrorCode::Unavailable,
+            ResultsError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<StoreError> for ResultsError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => ResultsError::Unavailable(cause),
+            other => ResultsError::Internal(other.into()),
+        }
+    }
+}
+
+/// What the gateway asks of the results service.
+#[async_trait]
+pub trait ResultsClient: Send + Sync + 'static {
+    /// The result of `task_id` if it exists and belongs to `owner`.
+    async fn get(&self, task_id: &TaskId, owner: &UserId) -> Result<Option<TaskResult>, ResultsError>;
+
+    /// The owner's results, newest first.
+    async fn list(&self, filter: &ResultFilter) -> Result<Page<TaskResult>, ResultsError>;
+
+    /// Waits up to `timeout` for the result of `task_id` (belonging to `owner`) to be stored.
+    async fn wait(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+        timeout: Duration,
+    ) -> Result<Option<TaskResult>, ResultsError>;
+
+    async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError>;
+}
+
+/// Tuning of the consuming loop.
+#[derive(Debug, Clone)]
+pub struct ResultsConfig {
+    /// The most results stored in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for ResultsConfig {
+    fn default() -> Self {
+        ResultsConfig { max_batch: 256 }
+    }
+}
+
+type Waiters = Mutex<HashMap<TaskId, Vec<oneshot::Sender<TaskResult>>>>;
+
+/// The results service.
+pub struct ResultsService {
+    store: Arc<dyn ResultStore>,
+    waiters: Waiters,
+    config: ResultsConfig,
+}
+
+impl std::fmt::Debug for ResultsService {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("ResultsService").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl ResultsService {
+    pub fn new(store: Arc<dyn ResultStore>, config: ResultsConfig) -> Arc<Self> {
+        Arc::new(ResultsService {
+            store,
+            waiters: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    /// Consumes result messages until `shutdown`; in-flight batches are finished first.
+    pub async fn run(self: Arc<Self>, queue: Arc<dyn TaskQueue>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut consumer = queue
+            .consume_results()
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to consume results: {error}"))?;
+        let mut failures: u32 = 0;
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                delivery = consumer.next() => match delivery {
+                    Some(delivery) => delivery,
+                    None => return Ok(()),
+                },
+            };
+            // Take whatever else is already waiting, without waiting for more.
+            let mut batch = vec![first];
+            while batch.len() < self.config.max_batch {
+                match consumer.next().now_or_never() {
+                    Some(Some(delivery)) => batch.push(delivery),
+                    _ => break,
+                }
+            }
+            match self.store_batch(batch).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = Duration::from_millis(50 * 2u64.pow(failures.min(7)));
+                    tracing::error!(error = %error, ?backoff, "failed to store results; they will be redelivered");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores a batch, acknowledges it, then wakes the waiters. On failure the deliveries
+    /// are rejected for redelivery and nothing is acknowledged.
+    async fn store_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), StoreError> {
+        let results: Vec<TaskResult> = batch.iter().map(|delivery| delivery.message.clone()).collect();
+        if let Err(error) = self.store.insert_results(&results).await {
+            for delivery in batch {
+                if let Err(reject_error) = delivery.reject(true).await {
+                    tracing::warn!(error = %reject_error, "failed to reject a result delivery");
+                }
+            }
+            return Err(error);
+        }
+        for delivery in batch {
+            if let Err(error) = delivery.ack().await {
+                // Stored already: a redelivery is harmless, the insert is idempotent.
+                tracing::warn!(error = %error, "failed to acknowledge a stored result");
+            }
+        }
+        for result in results {
+            tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored");
+            self.wake(result);
+        }
+        Ok(())
+    }
+
+    fn wake(&self, result: TaskResult) {
+        let waiting = self.waiters.lock().expect("waiters lock poisoned").remove(&result.task_id);
+        for waiter in waiting.into_iter().flatten() {
+            let _ = waiter.send(result.clone());
+        }
+    }
+
+    fn forget_waiter(&self, task_id: &TaskId) {
+        let mut waiters = self.waiters.lock().expect("waiters lock poisoned");
+        if let Some(list) = waiters.get_mut(task_id) {
+            list.retain(|sender| !sender.is_closed());
+            if list.is_empty() {
+                waiters.remove(task_id);
+            }
+        }
+    }
+}
+
+fn visible_to(result: Option<TaskResult>, owner: &UserId) -> Option<TaskResult> {
+    result.filter(|result| &result.owner == owner)
+}
+
+#[async_trait]
+impl ResultsClient for ResultsService {
+    async fn get(&self, task_id: &TaskId, owner: &UserId) -> Result<Option<TaskResult>, ResultsError> {
+        Ok(visible_to(self.store.get_result(task_id).await?, owner))
+    }
+
+    async fn list(&self, filter: &ResultFilter) -> Result<Page<TaskResult>, ResultsError> {
+        Ok(self.store.list_results(filter).await?)
+    }
+
+    async fn wait(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+        timeout: Duration,
+    ) -> Result<Option<TaskResult>, ResultsError> {
+        // Register before looking, so a result stored in between is not missed.
+        let (sender, receiver) = oneshot::channel();
+        self.waiters
+            .lock()
+            .expect("waiters lock poisoned")
+            .entry(task_id.clone())
+            .or_default()
+            .push(sender);
+        let stored = match self.store.get_result(task_id).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                drop(receiver);
+                self.forget_waiter(task_id);
+                return Err(error.into());
+            }
+        };
+        if let Some(result) = stored {
+            drop(receiver);
+            self.forget_waiter(task_id);
+            return Ok(visible_to(Some(result), owner));
+        }
+        let outcome = tokio::time::timeout(timeout, receiver).await;
+        match outcome {
+            Ok(Ok(result)) => Ok(visible_to(Some(result), owner)),
+            _ => {
+                self.forget_waiter(task_id);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError> {
+        Ok(self.store.agent_stats(agent_id).await?)
+    }
+}

@@ -1,1 +1,152 @@
-//! placeholder
+//! Where Bazaar keeps things: agent binaries (a [`BlobStore`]) and records (the database
+//! stores: [`AccountStore`], [`AgentStore`], [`TaskStore`], [`ResultStore`]).
+//!
+//! Each interface has one implementation per deployment mode, chosen from configuration by
+//! URL: a local directory or S3 for blobs, SQLite or PostgreSQL for records. Services hold
+//! `Arc<dyn …>` and never know which one they got; one contract test suite runs against
+//! every implementation.
+
+mod blob;
+mod sqlite;
+
+use async_trait::async_trait;
+use bazaar_domain::{
+    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, NewAgent, Page, ResultFilter, Task,
+    TaskId, TaskResult, UserId, Username,
+};
+use chrono::{DateTime, Utc};
+
+pub use blob::{BlobError, BlobStore, LocalBlobStore};
+pub use sqlite::SqliteStore;
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the message names it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or did not answer.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else; a bug or a corrupt row.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A user's login record.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub username: Username,
+    /// Argon2id, PHC string format.
+    pub password_hash: String,
+}
+
+/// Users and their bearer tokens. Written by the gateway.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Creates a user; `Conflict` when the name is taken.
+    async fn create_user(
+        &self,
+        id: &UserId,
+        username: &Username,
+        password_hash: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn find_credentials(&self, username: &Username) -> Result<Option<Credentials>, StoreError>;
+
+    /// Records a token by its SHA-256; the token itself is never stored.
+    async fn create_token(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The user a token belongs to, if the token exists and has not expired.
+    async fn find_token_user(&self, token_hash: &str) -> Result<Option<UserId>, StoreError>;
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// The marketplace's agents. Written by the gateway.
+#[async_trait]
+pub trait AgentStore: Send + Sync + 'static {
+    /// Inserts an agent; `Conflict` when its owner already has this name and version.
+    async fn insert_agent(&self, agent: &NewAgent) -> Result<Agent, StoreError>;
+
+    async fn get_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError>;
+
+    async fn list_agents(&self, filter: &AgentFilter) -> Result<Page<Agent>, StoreError>;
+
+    /// Ranked full-text search over active agents' names, descriptions and capabilities.
+    /// Every word of `query` must match, as a prefix.
+    async fn search_agents(&self, query: &str, limit: u32, offset: u32) -> Result<Page<Agent>, StoreError>;
+
+    /// Applies `changes`; `None` when the agent does not exist.
+    async fn update_agent(&self, id: &AgentId, changes: &AgentChanges) -> Result<Option<Agent>, StoreError>;
+
+    /// How many agents exist, of any status.
+    async fn count_agents(&self) -> Result<u64, StoreError>;
+}
+
+/// Submitted tasks. Written by the gateway.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    async fn insert_task(&self, task: &Task) -> Result<(), StoreError>;
+
+    async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError>;
+
+    /// Forgets a task whose message could not be queued, so nothing half-written remains.
+    async fn delete_task(&self, id: &TaskId) -> Result<(), StoreError>;
+}
+
+/// Task results and agent statistics. Written by the results service.
+#[async_trait]
+pub trait ResultStore: Send + Sync + 'static {
+    /// Stores results and counts them in their agents' statistics, each exactly once: a
+    /// result whose task id is already stored changes nothing. Returns how many were new.
+    async fn insert_results(&self, results: &[TaskResult]) -> Result<u64, StoreError>;
+
+    async fn get_result(&self, task_id: &TaskId) -> Result<Option<TaskResult>, StoreError>;
+
+    /// The owner's results, newest first.
+    async fn list_results(&self, filter: &ResultFilter) -> Result<Page<TaskResult>, StoreError>;
+
+    /// Counters, mean duration and last run from the statistics table; duration
+    /// percentiles over the agent's most recent [`PERCENTILE_WINDOW`] results.
+    async fn agent_stats(&self, agent_id: &AgentId) -> Result<AgentStats, StoreError>;
+}
+
+/// How many of an agent's most recent results its duration percentiles describe.
+pub const PERCENTILE_WINDOW: u32 = 1000;
+
+/// Whether the backing service answers; used by readiness checks.
+#[async_trait]
+pub trait HealthCheck: Send + Sync + 'static {
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+/// The value at quantile `q` (0..=1) of ascending `sorted` values, nearest-rank method.
+pub fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let values: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 0.5), Some(50));
+        assert_eq!(percentile(&values, 0.95), Some(95));
+        assert_eq!(percentile(&values, 0.99), Some(99));
+        assert_eq!(percentile(&[7], 0.95), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,1 +1,230 @@
-//! placeholder
+//! The worker: takes tasks from the queue, runs agents in the sandbox, publishes results.
+//!
+//! Workers are stateless and hold no database credentials. A worker is a loop around one
+//! step, [`Worker::execute_one`], which turns a task into an [`Outcome`]; the loop owns
+//! acknowledging, retrying and publishing. Binaries come from the blob store by SHA-256 and
+//! are verified before they are compiled; compiled modules stay in the sandbox's cache, so an
+//! agent compiles once per worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
+use bazaar_queue::{Delivery, TaskQueue};
+use bazaar_sandbox::{Execution, Outcome as RunOutcome, PreparedAgent, Sandbox};
+use bazaar_storage::{BlobError, BlobStore};
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// What became of one task.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The task ran (successfully or not) or can never run: publish this result.
+    Done(TaskResult),
+    /// A dependency failed (the blob store, say); the task should be tried again later.
+    Retry(String),
+}
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Tasks run at the same time.
+    pub concurrency: usize,
+    /// Deliveries of one task before a transient failure becomes a failed result.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 16,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// A worker. Cheap to clone.
+#[derive(Clone)]
+pub struct Worker {
+    sandbox: Sandbox,
+    blobs: Arc<dyn BlobStore>,
+    config: WorkerConfig,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Worker").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub fn new(sandbox: Sandbox, blobs: Arc<dyn BlobStore>, config: WorkerConfig) -> Self {
+        Worker {
+            sandbox,
+            blobs,
+            config,
+        }
+    }
+
+    /// Runs one task to an outcome. Never panics on anything the agent does.
+    pub async fn execute_one(&self, task: &TaskMessage) -> Outcome {
+        let timeout = Duration::from_millis(task.timeout_ms);
+        let prepared = match self.prepared_agent(&task.binary_hash).await {
+            Ok(prepared) => prepared,
+            Err(PrepareError::Transient(message)) => return Outcome::Retry(message),
+            Err(PrepareError::Permanent(message)) => return Outcome::Done(failed(task, message)),
+        };
+        let execution = self.sandbox.run(&prepared, task.input.clone(), timeout).await;
+        Outcome::Done(result_of(task, execution, timeout))
+    }
+
+    async fn prepared_agent(&self, hash: &Sha256) -> Result<PreparedAgent, PrepareError> {
+        if let Some(prepared) = self.sandbox.cached(hash) {
+            return Ok(prepared);
+        }
+        let bytes = match self.blobs.get_agent_binary(hash).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::NotFound(_)) => {
+                return Err(PrepareError::Permanent(format!(
+                    "the agent's binary {hash} is missing from storage"
+                )));
+            }
+            Err(BlobError::Other(error)) => {
+                return Err(PrepareError::Transient(format!(
+                    "failed to fetch the agent binary: {error:#}"
+                )));
+            }
+        };
+        let actual = Sha256::digest(&bytes);
+        if &actual != hash {
+            return Err(PrepareError::Permanent(format!(
+                "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
+            )));
+        }
+        self.sandbox
+            .prepare(hash, bytes)
+            .await
+            .map_err(|error| PrepareError::Permanent(format!("the agent could not be compiled: {error}")))
+    }
+
+    /// Consumes tasks until `shutdown`, then waits for the tasks in flight to finish.
+    pub async fn run(self, queue: Arc<dyn TaskQueue>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut consumer = queue
+            .consume_tasks()
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to consume tasks: {error}"))?;
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let in_flight = TaskTracker::new();
+        loop {
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot.expect("the worker never closes its slots"),
+            };
+            let delivery = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                delivery = consumer.next() => match delivery {
+                    Some(delivery) => delivery,
+                    None => break,
+                },
+            };
+            let worker = self.clone();
+            let queue = queue.clone();
+            let span = tracing::info_span!(
+                "execute_task",
+                task_id = %delivery.message.task_id,
+                agent_id = %delivery.message.agent_id
+            );
+            in_flight.spawn(
+                async move {
+                    worker.handle(delivery, queue.as_ref()).await;
+                    drop(slot);
+                }
+                .instrument(span),
+            );
+        }
+        in_flight.close();
+        in_flight.wait().await;
+        Ok(())
+    }
+
+    /// Executes one delivery and settles it: publish the result, then acknowledge.
+    async fn handle(&self, delivery: Delivery<TaskMessage>, queue: &dyn TaskQueue) {
+        let task = &delivery.message;
+        let result = match self.execute_one(task).await {
+            Outcome::Done(result) => result,
+            Outcome::Retry(message) if delivery.previous_deliveries + 1 < self.config.max_attempts => {
+                tracing::warn!(task_id = %task.task_id, %message, "task will be retried");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(delivery.previous_deliveries + 1))).await;
+                if let Err(error) = delivery.reject(true).await {
+                    tracing::error!(%error, "failed to requeue a task");
+                }
+                return;
+            }
+            Outcome::Retry(message) => failed(
+                task,
+                format!("gave up after {} attempts: {message}", self.config.max_attempts),
+            ),
+        };
+        tracing::debug!(task_id = %task.task_id, status = result.status.as_str(), duration_ms = result.duration_ms, "task done");
+        match queue.publish_result(result).await {
+            Ok(()) => {
+                if let Err(error) = delivery.ack().await {
+                    tracing::warn!(%error, "failed to acknowledge a task whose result is published");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, task_id = %delivery.message.task_id, "failed to publish a result; the task will run again");
+                if let Err(error) = delivery.reject(true).await {
+                    tracing::error!(%error, "failed to requeue a task");
+                }
+            }
+        }
+    }
+}
+
+enum PrepareError {
+    Transient(String),
+    Permanent(String),
+}
+
+fn failed(task: &TaskMessage, error: String) -> TaskResult {
+    TaskResult {
+        task_id: task.task_id.clone(),
+        agent_id: task.agent_id.clone(),
+        owner: task.owner.clone(),
+        status: ResultStatus::Failed,
+        exit_code: -1,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        duration_ms: 0,
+        error: Some(error),
+        created_at: Utc::now(),
+    }
+}
+
+fn result_of(task: &TaskMessage, execution: Execution, timeout: Duration) -> TaskResult {
+    let status = match execution.outcome {
+        RunOutcome::Exited(0) => ResultStatus::Succeeded,
+        RunOutcome::TimedOut => ResultStatus::TimedOut,
+        _ => ResultStatus::Failed,
+    };
+    TaskResult {
+        task_id: task.task_id.clone(),
+        agent_id: task.agent_id.clone(),
+        owner: task.owner.clone(),
+        status,
+        exit_code: execution.exit_code(),
+        error: execution.error_message(timeout),
+        duration_ms: i64::try_from(execution.duration.as_millis()).unwrap_or(i64::MAX),
+        stdout: execution.stdout,
+        stderr: execution.stderr,
+        stdout_truncated: execution.stdout_truncated,
+        stderr_truncated: execution.stderr_truncated,
+        created_at: Utc::now(),
+    }
+}

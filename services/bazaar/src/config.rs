@@ -1,0 +1,380 @@
+//! Configuration: defaults, then a TOML file, then `BAZAAR_SECTION__KEY` environment
+//! variables, then command-line flags. Every field has a default, so no file is needed.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which services one process runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Everything in one process with embedded backends (SQLite, local files, in-process
+    /// queue): the default.
+    #[default]
+    All,
+    /// The public REST API.
+    Gateway,
+    /// A stateless worker that runs tasks.
+    Worker,
+    /// The results service.
+    Results,
+}
+
+impl Target {
+    pub const ALL: [Target; 4] = [Target::All, Target::Gateway, Target::Worker, Target::Results];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Gateway => "gateway",
+            Target::Worker => "worker",
+            Target::Results => "results",
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        Target::ALL
+            .into_iter()
+            .find(|target| target.as_str() == raw)
+            .ok_or_else(|| {
+                let valid: Vec<&str> = Target::ALL.iter().map(|target| target.as_str()).collect();
+                format!("unknown target `{raw}`; valid targets are {}", valid.join(", "))
+            })
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which services this process runs.
+    pub target: Target,
+    /// Where embedded mode keeps its SQLite database and agent binaries.
+    pub data_dir: PathBuf,
+    /// Publish the example agents when the marketplace is empty.
+    pub seed_examples: bool,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub blobs: BlobsConfig,
+    pub queue: QueueConfig,
+    pub sandbox: SandboxSettings,
+    pub worker: WorkerSettings,
+    pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target: Target::All,
+            data_dir: PathBuf::from("data"),
+            seed_examples: true,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            blobs: BlobsConfig::default(),
+            queue: QueueConfig::default(),
+            sandbox: SandboxSettings::default(),
+            worker: WorkerSettings::default(),
+            limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Embedded mode on an ephemeral loopback port with its data in `data_dir`: what tests
+    /// and one-off runs want.
+    pub fn embedded(data_dir: &Path) -> Self {
+        Config {
+            data_dir: data_dir.to_path_buf(),
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                ..HttpConfig::default()
+            },
+            ..Config::default()
+        }
+    }
+
+    /// The database URL in effect: the configured one, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("bazaar.db").display()),
+        }
+    }
+
+    /// Where local binaries go: the configured directory, or `blobs/` in the data directory.
+    pub fn blob_directory(&self) -> PathBuf {
+        match &self.blobs.url {
+            Some(url) => PathBuf::from(url.strip_prefix("file://").unwrap_or(url)),
+            None => self.data_dir.join("blobs"),
+        }
+    }
+}
+
+/// The HTTP server of the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The largest agent upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// The largest task input, in bytes.
+    pub max_input_bytes: usize,
+    /// How much longer than its timeout `POST /tasks/execute` waits for a result before
+    /// answering 504 (the task itself goes on).
+    pub execute_wait_grace_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_upload_bytes: 16 << 20,
+            max_input_bytes: 1 << 20,
+            execute_wait_grace_ms: 30_000,
+        }
+    }
+}
+
+/// The database of records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/file.db`; by default `bazaar.db` in the data directory.
+    pub url: Option<String>,
+}
+
+/// Where agent binaries are stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// A local directory (`file:///path` or a plain path); by default `blobs/` in the data
+    /// directory.
+    pub url: Option<String>,
+}
+
+/// The task queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Tasks (and results) the in-process queue holds before new tasks get 503.
+    pub capacity: usize,
+    /// Deliveries of one message before it is given up.
+    pub delivery_limit: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: 10_000,
+            delivery_limit: 5,
+        }
+    }
+}
+
+/// Limits of every agent run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// The longest run allowed, in milliseconds (5 minutes, as in the original system).
+    pub max_timeout_ms: u64,
+    /// A run's timeout when the task names none, in milliseconds.
+    pub default_timeout_ms: u64,
+    /// Linear memory per run, in MiB.
+    pub memory_limit_mib: u64,
+    /// WebAssembly stack per run, in KiB.
+    pub max_wasm_stack_kib: u64,
+    /// Bytes of stdout kept per run.
+    pub stdout_limit_bytes: usize,
+    /// Bytes of stderr kept per run.
+    pub stderr_limit_bytes: usize,
+    /// Compiled modules kept in memory.
+    pub module_cache_capacity: usize,
+    /// Runs at the same time (and instance slots reserved).
+    pub max_concurrent_runs: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            max_timeout_ms: 300_000,
+            default_timeout_ms: 30_000,
+            memory_limit_mib: 128,
+            max_wasm_stack_kib: 1024,
+            stdout_limit_bytes: 1 << 20,
+            stderr_limit_bytes: 1 << 20,
+            module_cache_capacity: 256,
+            max_concurrent_runs: 64,
+        }
+    }
+}
+
+impl SandboxSettings {
+    pub fn to_sandbox_config(&self) -> bazaar_sandbox::SandboxConfig {
+        bazaar_sandbox::SandboxConfig {
+            max_timeout: Duration::from_millis(self.max_timeout_ms),
+            memory_limit_bytes: (self.memory_limit_mib as usize) << 20,
+            max_wasm_stack_bytes: (self.max_wasm_stack_kib as usize) << 10,
+            stdout_limit_bytes: self.stdout_limit_bytes,
+            stderr_limit_bytes: self.stderr_limit_bytes,
+            module_cache_capacity: self.module_cache_capacity,
+            max_concurrent_runs: self.max_concurrent_runs,
+            ..bazaar_sandbox::SandboxConfig::default()
+        }
+    }
+}
+
+/// The worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Tasks one worker runs at the same time.
+    pub concurrency: usize,
+    /// Deliveries of a task before a transient failure (say, the blob store is down)
+    /// becomes a failed result.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 32,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Per-user limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Tasks a user may submit per second; 0 turns the limit off.
+    pub tasks_per_second_per_user: f64,
+    /// Tasks a user may submit in a burst before the rate applies.
+    pub task_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            tasks_per_second_per_user: 0.0,
+            task_burst: 100,
+        }
+    }
+}
+
+/// Accounts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a login token stays valid, in hours.
+    pub token_ttl_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { token_ttl_hours: 720 }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `bazaar=debug,info`; `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Loads the configuration: defaults, then `file` if given, then `BAZAAR_*` variables.
+pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    use figment::Figment;
+    use figment::providers::{Env, Format, Serialized, Toml};
+
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(file) = file {
+        if !file.exists() {
+            anyhow::bail!("the configuration file {} does not exist", file.display());
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    figment = figment.merge(Env::prefixed("BAZAAR_").split("__"));
+    figment
+        .extract()
+        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_target_lists_the_valid_ones() {
+        let error = Target::from_str("everything").unwrap_err();
+        assert!(error.contains("all, gateway, worker, results"), "{error}");
+        assert_eq!(Target::from_str("worker"), Ok(Target::Worker));
+    }
+
+    #[test]
+    fn the_default_database_lives_in_the_data_directory() {
+        let config = Config::embedded(Path::new("/tmp/somewhere"));
+        assert_eq!(config.database_url(), "sqlite:///tmp/somewhere/bazaar.db");
+        assert_eq!(config.blob_directory(), PathBuf::from("/tmp/somewhere/blobs"));
+    }
+
+    #[test]
+    fn a_file_and_the_environment_override_the_defaults() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("bazaar.toml");
+        std::fs::write(&file, "[sandbox]\nmemory_limit_mib = 64\n[http]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+        let config = load(Some(&file)).unwrap();
+        assert_eq!(config.sandbox.memory_limit_mib, 64);
+        assert_eq!(config.http.listen.port(), 9999);
+        assert_eq!(config.worker.concurrency, WorkerSettings::default().concurrency);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("bazaar.toml");
+        std::fs::write(&file, "[sandbox]\nmemory_limit = 64\n").unwrap();
+        let error = load(Some(&file)).unwrap_err().to_string();
+        assert!(error.contains("memory_limit"), "{error}");
+    }
+}

@@ -1,0 +1,119 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bazaar_queue::TaskQueue;
+use bazaar_results::ResultsClient;
+use bazaar_sandbox::Sandbox;
+use bazaar_storage::{AccountStore, AgentStore, BlobStore, HealthCheck, TaskStore};
+
+use crate::rate_limit::RateLimiter;
+
+/// How the gateway behaves.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The largest agent upload (multipart body), in bytes.
+    pub max_upload_bytes: usize,
+    /// The largest task input, in bytes.
+    pub max_input_bytes: usize,
+    /// A task's timeout when the request names none.
+    pub default_timeout: Duration,
+    /// The longest timeout a request may ask for.
+    pub max_timeout: Duration,
+    /// How much longer than its timeout a synchronous run waits for its result, to cover
+    /// queueing; past that the client gets 504 and can poll for the result.
+    pub execute_wait_grace: Duration,
+    /// How long a login token stays valid.
+    pub token_ttl: Duration,
+    /// Tasks a user may submit per second (0 turns the limit off).
+    pub tasks_per_second_per_user: f64,
+    /// How many tasks a user may submit at once before the rate applies.
+    pub task_burst: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_upload_bytes: 16 << 20,
+            max_input_bytes: 1 << 20,
+            default_timeout: Duration::from_secs(30),
+            max_timeout: Duration::from_secs(300),
+            execute_wait_grace: Duration::from_secs(30),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            tasks_per_second_per_user: 0.0,
+            task_burst: 100,
+        }
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// The gateway's dependencies, each behind its trait.
+pub struct Inner {
+    pub accounts: Arc<dyn AccountStore>,
+    pub agents: Arc<dyn AgentStore>,
+    pub tasks: Arc<dyn TaskStore>,
+    pub database_health: Arc<dyn HealthCheck>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn TaskQueue>,
+    pub results: Arc<dyn ResultsClient>,
+    /// Validates (compiles) uploads; in embedded mode it is the worker's sandbox, so an
+    /// upload warms the worker's module cache.
+    pub sandbox: Sandbox,
+    pub config: GatewayConfig,
+    pub(crate) rate_limiter: RateLimiter,
+    pub(crate) accepting: AtomicBool,
+}
+
+/// The dependencies a gateway is built from.
+pub struct GatewayDependencies {
+    pub accounts: Arc<dyn AccountStore>,
+    pub agents: Arc<dyn AgentStore>,
+    pub tasks: Arc<dyn TaskStore>,
+    pub database_health: Arc<dyn HealthCheck>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn TaskQueue>,
+    pub results: Arc<dyn ResultsClient>,
+    pub sandbox: Sandbox,
+}
+
+impl AppState {
+    pub fn new(dependencies: GatewayDependencies, config: GatewayConfig) -> Self {
+        let rate_limiter = RateLimiter::new(config.tasks_per_second_per_user, config.task_burst);
+        AppState {
+            inner: Arc::new(Inner {
+                accounts: dependencies.accounts,
+                agents: dependencies.agents,
+                tasks: dependencies.tasks,
+                database_health: dependencies.database_health,
+                blobs: dependencies.blobs,
+                queue: dependencies.queue,
+                results: dependencies.results,
+                sandbox: dependencies.sandbox,
+                config,
+                rate_limiter,
+                accepting: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// Marks the gateway as draining: readiness fails and new tasks get 503.
+    pub fn stop_accepting(&self) {
+        self.inner.accepting.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_accepting(&self) -> bool {
+        self.inner.accepting.load(Ordering::Relaxed)
+    }
+}

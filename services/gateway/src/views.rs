@@ -1,0 +1,184 @@
+//! The JSON shapes of the API, as clients see them (and as the OpenAPI document shows them).
+
+use bazaar_domain::{Agent, AgentStats, ResultStatus, TaskResult};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An agent in the marketplace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    #[schema(example = "agent_0192f0c1a2b34c5d8e9f0a1b2c3d4e5f")]
+    pub id: String,
+    /// The owner's user id.
+    pub user_id: String,
+    #[schema(example = "json-format")]
+    pub name: String,
+    pub description: String,
+    #[schema(example = "1.0.0")]
+    pub version: String,
+    #[schema(example = json!(["json", "formatting"]))]
+    pub capabilities: Vec<String>,
+    /// `active` or `inactive`.
+    #[schema(example = "active")]
+    pub status: &'static str,
+    /// Price per task in USD.
+    #[schema(example = 0.02)]
+    pub price: f64,
+    pub binary_url: String,
+    /// SHA-256 of the binary, lowercase hex.
+    pub binary_hash: String,
+    pub binary_size: i64,
+    pub tasks_completed: i64,
+    pub rating: f64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Agent> for AgentView {
+    fn from(agent: Agent) -> Self {
+        AgentView {
+            id: agent.id.to_string(),
+            user_id: agent.owner.to_string(),
+            name: agent.name.to_string(),
+            description: agent.description,
+            version: agent.version.to_string(),
+            capabilities: agent.capabilities.to_strings(),
+            status: agent.status.as_str(),
+            price: agent.price.as_dollars(),
+            binary_url: agent.binary_url,
+            binary_hash: agent.binary_hash.to_string(),
+            binary_size: agent.binary_size,
+            tasks_completed: agent.tasks_completed,
+            rating: agent.rating,
+            created_at: agent.created_at,
+            updated_at: agent.updated_at,
+        }
+    }
+}
+
+/// A page of the marketplace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentListView {
+    pub agents: Vec<AgentView>,
+    /// Agents matching the filters, over all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A page of search results, best match first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchView {
+    pub agents: Vec<AgentView>,
+    pub total: u64,
+    pub query: String,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// An agent's live statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    pub agent_id: String,
+    pub tasks_completed: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub timed_out: i64,
+    pub mean_duration_ms: Option<f64>,
+    /// Percentiles over the agent's most recent 1,000 results.
+    pub p50_duration_ms: Option<i64>,
+    pub p95_duration_ms: Option<i64>,
+    pub p99_duration_ms: Option<i64>,
+    pub last_run_at: Option<DateTime<Utc>>,
+}
+
+impl StatsView {
+    pub fn new(agent_id: String, stats: AgentStats) -> Self {
+        StatsView {
+            agent_id,
+            tasks_completed: stats.tasks_completed,
+            succeeded: stats.succeeded,
+            failed: stats.failed,
+            timed_out: stats.timed_out,
+            mean_duration_ms: stats.mean_duration_ms,
+            p50_duration_ms: stats.p50_duration_ms,
+            p95_duration_ms: stats.p95_duration_ms,
+            p99_duration_ms: stats.p99_duration_ms,
+            last_run_at: stats.last_run_at,
+        }
+    }
+}
+
+/// The result of one task (the original system's format, plus status, truncation flags and
+/// creation time).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultView {
+    #[schema(example = "task_0192f0c1a2b34c5d8e9f0a1b2c3d4e5f")]
+    pub task_id: String,
+    pub agent_id: String,
+    pub status: ResultStatus,
+    /// The agent's exit code; -1 when it did not exit by itself (trap, limit, timeout).
+    pub exit_code: i32,
+    /// The agent's stdout (invalid UTF-8 replaced by U+FFFD).
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub duration_ms: i64,
+    /// Why the run failed, when it did not simply exit non-zero.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TaskResult> for ResultView {
+    fn from(result: TaskResult) -> Self {
+        ResultView {
+            task_id: result.task_id.to_string(),
+            agent_id: result.agent_id.to_string(),
+            status: result.status,
+            exit_code: result.exit_code,
+            stdout: String::from_utf8_lossy(&result.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
+            stdout_truncated: result.stdout_truncated,
+            stderr_truncated: result.stderr_truncated,
+            duration_ms: result.duration_ms,
+            error: result.error,
+            created_at: result.created_at,
+        }
+    }
+}
+
+/// A page of results, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultListView {
+    pub results: Vec<ResultView>,
+    /// Results on this page.
+    pub count: usize,
+    /// Results matching the filters, over all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A task's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    pub task_id: String,
+    pub agent_id: String,
+    /// `queued` until a result is stored, then the result's status.
+    #[schema(example = "queued")]
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    /// When the result was stored, once it is.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to an asynchronous submission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedView {
+    pub task_id: String,
+    pub agent_id: String,
+    #[schema(example = "queued")]
+    pub status: &'static str,
+}

@@ -1,0 +1,224 @@
+//! The queue of embedded mode: bounded channels inside the process.
+//!
+//! Messages are moved, not serialised. A rejected or abandoned delivery is sent again with
+//! its delivery count raised; past the delivery limit it is dropped with an error log (there
+//! is no dead-letter queue in one process: a task that keeps failing this way is a bug).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bazaar_domain::{ResultMessage, TaskMessage};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::{Acknowledge, Consumer, Delivery, QueueError, TaskQueue};
+
+struct Envelope<T> {
+    message: T,
+    previous_deliveries: u32,
+}
+
+struct Channel<T> {
+    sender: mpsc::Sender<Envelope<T>>,
+    receiver: Arc<Mutex<mpsc::Receiver<Envelope<T>>>>,
+    delivery_limit: u32,
+}
+
+impl<T: Send + Clone + 'static> Channel<T> {
+    fn new(capacity: usize, delivery_limit: u32) -> Self {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        Channel {
+            sender,
+            receiver: Arc::new(Mutex::new(receiver)),
+            delivery_limit,
+        }
+    }
+
+    fn publish(&self, message: T) -> Result<(), QueueError> {
+        self.sender
+            .try_send(Envelope {
+                message,
+                previous_deliveries: 0,
+            })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => QueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => {
+                    QueueError::Unavailable("the queue is shut down".to_owned())
+                }
+            })
+    }
+
+    fn consumer(&self) -> ChannelConsumer<T> {
+        ChannelConsumer {
+            receiver: self.receiver.clone(),
+            sender: self.sender.clone(),
+            delivery_limit: self.delivery_limit,
+        }
+    }
+}
+
+struct ChannelConsumer<T> {
+    receiver: Arc<Mutex<mpsc::Receiver<Envelope<T>>>>,
+    sender: mpsc::Sender<Envelope<T>>,
+    delivery_limit: u32,
+}
+
+#[async_trait]
+impl<T: Send + Clone + 'static> Consumer<T> for ChannelConsumer<T> {
+    async fn next(&mut self) -> Option<Delivery<T>> {
+        let envelope = self.receiver.lock().await.recv().await?;
+        let acknowledger = Requeue {
+            envelope: Envelope {
+                message: envelope.message.clone(),
+                previous_deliveries: envelope.previous_deliveries,
+            },
+            sender: self.sender.clone(),
+            delivery_limit: self.delivery_limit,
+        };
+        Some(Delivery::new(
+            envelope.message,
+            envelope.previous_deliveries,
+            Box::new(acknowledger),
+        ))
+    }
+}
+
+/// Settles an in-process delivery: acknowledging forgets the copy, rejecting sends it again.
+struct Requeue<T> {
+    envelope: Envelope<T>,
+    sender: mpsc::Sender<Envelope<T>>,
+    delivery_limit: u32,
+}
+
+impl<T: Send + 'static> Requeue<T> {
+    fn send_again(self) {
+        let deliveries = self.envelope.previous_deliveries + 1;
+        if deliveries >= self.delivery_limit {
+            tracing::error!(deliveries, "dropping a message that reached the delivery limit");
+            return;
+        }
+        let envelope = Envelope {
+            message: self.envelope.message,
+            previous_deliveries: deliveries,
+        };
+        // The copy goes back even when the channel is at capacity: it was already counted.
+        let sender = self.sender;
+        if let Err(mpsc::error::TrySendError::Full(envelope)) = sender.try_send(envelope) {
+            tokio::spawn(async move {
+                let _ = sender.send(envelope).await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Send + 'static> Acknowledge for Requeue<T> {
+    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn reject(self: Box<Self>, requeue: bool) -> Result<(), QueueError> {
+        if requeue {
+            self.send_again();
+        } else {
+            tracing::warn!("discarding a rejected message (no dead-letter queue in embedded mode)");
+        }
+        Ok(())
+    }
+
+    fn abandon(self: Box<Self>) {
+        self.send_again();
+    }
+}
+
+/// The in-process queue of embedded mode.
+pub struct InProcessQueue {
+    tasks: Channel<TaskMessage>,
+    results: Channel<ResultMessage>,
+}
+
+impl InProcessQueue {
+    /// A queue holding at most `capacity` messages of each kind; a message is delivered at
+    /// most `delivery_limit` times.
+    pub fn new(capacity: usize, delivery_limit: u32) -> Self {
+        InProcessQueue {
+            tasks: Channel::new(capacity, delivery_limit),
+            results: Channel::new(capacity, delivery_limit),
+        }
+    }
+}
+
+#[async_trait]
+impl TaskQueue for InProcessQueue {
+    async fn publish_task(&self, task: TaskMessage) -> Result<(), QueueError> {
+        self.tasks.publish(task)
+    }
+
+    async fn publish_result(&self, result: ResultMessage) -> Result<(), QueueError> {
+        self.results.publish(result)
+    }
+
+    async fn consume_tasks(&self) -> Result<Box<dyn Consumer<TaskMessage>>, QueueError> {
+        Ok(Box::new(self.tasks.consumer()))
+    }
+
+    async fn consume_results(&self) -> Result<Box<dyn Consumer<ResultMessage>>, QueueError> {
+        Ok(Box::new(self.results.consumer()))
+    }
+
+    async fn check(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bazaar_domain::{AgentId, Sha256, TaskId, TaskMessage, UserId};
+
+    use super::*;
+
+    fn task() -> TaskMessage {
+        TaskMessage {
+            task_id: TaskId::generate(),
+            agent_id: AgentId::generate(),
+            owner: UserId::generate(),
+            binary_hash: Sha256::digest(b"wasm"),
+            input: Arc::from(&b"input"[..]),
+            timeout_ms: 1000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rejected_task_is_delivered_again_with_its_count_raised() {
+        let queue = InProcessQueue::new(8, 3);
+        let sent = task();
+        queue.publish_task(sent.clone()).await.unwrap();
+        let mut consumer = queue.consume_tasks().await.unwrap();
+        let first = consumer.next().await.unwrap();
+        assert_eq!(first.previous_deliveries, 0);
+        first.reject(true).await.unwrap();
+        let second = consumer.next().await.unwrap();
+        assert_eq!(second.message, sent);
+        assert_eq!(second.previous_deliveries, 1);
+        second.ack().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dropped_delivery_comes_back_until_the_delivery_limit() {
+        let queue = InProcessQueue::new(8, 2);
+        queue.publish_task(task()).await.unwrap();
+        let mut consumer = queue.consume_tasks().await.unwrap();
+        drop(consumer.next().await.unwrap());
+        drop(consumer.next().await.unwrap());
+        let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), consumer.next()).await;
+        assert!(nothing.is_err(), "the message should be gone after two deliveries");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_new_tasks() {
+        let queue = InProcessQueue::new(1, 3);
+        queue.publish_task(task()).await.unwrap();
+        assert!(matches!(queue.publish_task(task()).await, Err(QueueError::Full)));
+    }
+}
