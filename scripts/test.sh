@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs Bazaar's whole test suite: every crate's unit and integration tests, through
+# cargo-nextest (installed if missing). Extra arguments go to nextest, e.g.
+#   scripts/test.sh -p bazaar-sandbox
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-nextest" >&2
+    cargo install cargo-nextest --locked
+fi
+
+exec cargo nextest run --workspace --no-fail-fast "$@"
