@@ -1,0 +1,160 @@
+//! The contract every storage backend keeps.
+//!
+//! Services hold `Arc<dyn AccountStore>`, `Arc<dyn BlobStore>` and the like and never know
+//! which backend they got, so each backend must behave exactly alike. The tests here are
+//! written once, against the traits only, as `async fn(Backend)` in the modules below;
+//! `store_contract_tests!` and `blob_contract_tests!` turn each of them into one `#[test]`
+//! per backend. Adding a backend (PostgreSQL, S3) takes one constructor in `backends` and
+//! one macro line at the bottom of this file.
+
+mod backends;
+mod fixtures;
+
+mod accounts;
+mod agents;
+mod blobs;
+mod health;
+mod listing;
+mod results;
+mod search;
+mod tasks;
+
+/// Declares, inside `mod $backend`, one test per contract test below, each run against a
+/// fresh store from `$constructor`.
+macro_rules! store_contract_tests {
+    ($backend:ident, $constructor:path) => {
+        contract_tests!($backend, $constructor, {
+            accounts {
+                a_created_user_is_found_by_username_with_its_password_hash,
+                an_unknown_username_has_no_credentials,
+                a_taken_username_is_a_conflict_and_keeps_the_first_user,
+                a_token_leads_to_the_user_it_was_created_for,
+                an_unknown_token_leads_to_no_user,
+                an_expired_token_leads_to_no_user,
+                a_revoked_token_leads_to_no_user_but_other_tokens_still_work,
+                revoking_an_unknown_token_is_not_an_error,
+            }
+            agents {
+                an_inserted_agent_is_returned_as_stored_active_and_without_tasks,
+                an_inserted_agent_reads_back_as_it_was_returned,
+                an_unknown_agent_is_none,
+                publishing_the_same_name_and_version_twice_is_a_conflict,
+                a_new_version_of_the_same_name_is_not_a_conflict,
+                another_owner_may_publish_the_same_name_and_version,
+                agents_of_every_status_are_counted,
+                updating_the_description_changes_only_the_description,
+                updating_the_capabilities_changes_only_the_capabilities,
+                updating_the_price_changes_only_the_price,
+                updating_the_status_changes_only_the_status,
+                updating_every_field_at_once_changes_them_all,
+                an_update_without_changes_leaves_the_agent_as_it_was,
+                an_inactive_agent_can_be_made_active_again,
+                updating_an_unknown_agent_is_none_and_changes_nothing,
+            }
+            listing {
+                listing_filters_by_exact_capability,
+                listing_filters_by_minimum_price_inclusively,
+                listing_filters_by_maximum_price_inclusively,
+                listing_filters_by_a_price_range,
+                listing_filters_by_minimum_rating_inclusively,
+                listing_filters_by_status,
+                listing_filters_by_owner,
+                listing_applies_every_filter_together,
+                listing_shows_the_newest_first_by_default,
+                listing_by_oldest_shows_the_first_published_first,
+                listing_by_name_goes_from_a_to_z_ignoring_case,
+                listing_by_price_ascending_shows_the_cheapest_first,
+                listing_by_price_descending_shows_the_dearest_first,
+                listing_by_rating_shows_the_best_rated_first,
+                listing_by_popularity_shows_the_most_used_first,
+                a_listing_page_holds_limit_agents_from_offset_and_the_total_of_all_matches,
+                the_total_of_a_filtered_listing_counts_only_the_matches,
+            }
+            search {
+                a_word_prefix_finds_the_agent,
+                search_ignores_case,
+                search_matches_names_descriptions_and_capabilities,
+                every_word_of_the_query_must_match,
+                a_name_match_ranks_above_a_description_only_match,
+                inactive_agents_are_not_found_until_active_again,
+                query_syntax_and_punctuation_are_taken_as_plain_words,
+                a_query_without_words_finds_nothing,
+                an_updated_description_is_searchable_and_its_old_words_are_not,
+                updated_capabilities_are_searchable_and_the_old_ones_are_not,
+                search_pages_with_limit_and_offset_and_counts_every_match,
+            }
+            tasks {
+                an_inserted_task_reads_back_unchanged,
+                an_unknown_task_is_none,
+                a_deleted_task_is_gone_and_other_tasks_stay,
+                deleting_an_unknown_task_is_not_an_error,
+                a_task_time_keeps_its_microseconds,
+            }
+            results {
+                inserting_results_returns_how_many_were_new,
+                a_stored_result_reads_back_unchanged,
+                an_unknown_result_is_none,
+                a_result_stored_twice_keeps_the_first_and_counts_once,
+                a_result_twice_in_one_batch_is_stored_and_counted_once,
+                an_agent_without_results_has_empty_statistics,
+                statistics_count_results_by_status,
+                statistics_give_the_mean_and_nearest_rank_percentiles_of_durations,
+                a_single_result_is_every_percentile,
+                percentiles_describe_only_the_most_recent_results,
+                the_last_run_is_the_newest_result_whatever_the_order_of_arrival,
+                statistics_are_kept_per_agent,
+                an_agents_tasks_completed_counts_its_stored_results,
+                a_listing_shows_only_the_owners_results_newest_first,
+                a_user_without_results_lists_none,
+                a_result_listing_filters_by_agent,
+                a_result_listing_filters_by_status,
+                a_result_listing_filters_by_agent_and_status_together,
+                a_result_page_holds_limit_results_from_offset_and_the_total_of_all_matches,
+            }
+            health {
+                a_fresh_store_is_healthy,
+            }
+        });
+    };
+}
+
+/// Like `store_contract_tests!`, for blob stores.
+macro_rules! blob_contract_tests {
+    ($backend:ident, $constructor:path) => {
+        contract_tests!($backend, $constructor, {
+            blobs {
+                a_stored_binary_reads_back_byte_for_byte,
+                storing_a_binary_returns_a_url_that_names_its_digest,
+                storing_the_same_binary_twice_is_fine,
+                storing_the_same_binary_concurrently_is_fine,
+                different_binaries_are_kept_apart,
+                an_empty_binary_is_stored_like_any_other,
+                an_unknown_digest_is_not_found,
+                a_fresh_blob_store_passes_its_check,
+            }
+        });
+    };
+}
+
+/// The expansion both share: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
+/// so that a test reads as `sqlite::search::every_word_of_the_query_must_match`.
+macro_rules! contract_tests {
+    ($backend:ident, $constructor:path, { $($module:ident { $($test:ident),* $(,)? })* }) => {
+        mod $backend {
+            $(
+                mod $module {
+                    $(
+                        // Several threads, as in production, so that concurrent calls race.
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                        async fn $test() {
+                            crate::$module::$test($constructor().await).await;
+                        }
+                    )*
+                }
+            )*
+        }
+    };
+}
+
+store_contract_tests!(sqlite, crate::backends::sqlite);
+blob_contract_tests!(local, crate::backends::local_blobs);
