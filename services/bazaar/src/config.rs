@@ -26,7 +26,12 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::All, Target::Gateway, Target::Worker, Target::Results];
+    pub const ALL: [Target; 4] = [
+        Target::All,
+        Target::Gateway,
+        Target::Worker,
+        Target::Results,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,7 +58,10 @@ impl FromStr for Target {
             .find(|target| target.as_str() == raw)
             .ok_or_else(|| {
                 let valid: Vec<&str> = Target::ALL.iter().map(|target| target.as_str()).collect();
-                format!("unknown target `{raw}`; valid targets are {}", valid.join(", "))
+                format!(
+                    "unknown target `{raw}`; valid targets are {}",
+                    valid.join(", ")
+                )
             })
     }
 }
@@ -292,7 +300,9 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { token_ttl_hours: 720 }
+        AuthConfig {
+            token_ttl_hours: 720,
+        }
     }
 }
 
@@ -355,18 +365,28 @@ mod tests {
     fn the_default_database_lives_in_the_data_directory() {
         let config = Config::embedded(Path::new("/tmp/somewhere"));
         assert_eq!(config.database_url(), "sqlite:///tmp/somewhere/bazaar.db");
-        assert_eq!(config.blob_directory(), PathBuf::from("/tmp/somewhere/blobs"));
+        assert_eq!(
+            config.blob_directory(),
+            PathBuf::from("/tmp/somewhere/blobs")
+        );
     }
 
     #[test]
     fn a_file_and_the_environment_override_the_defaults() {
         let directory = tempfile::tempdir().unwrap();
         let file = directory.path().join("bazaar.toml");
-        std::fs::write(&file, "[sandbox]\nmemory_limit_mib = 64\n[http]\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[sandbox]\nmemory_limit_mib = 64\n[http]\nlisten = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
         let config = load(Some(&file)).unwrap();
         assert_eq!(config.sandbox.memory_limit_mib, 64);
         assert_eq!(config.http.listen.port(), 9999);
-        assert_eq!(config.worker.concurrency, WorkerSettings::default().concurrency);
+        assert_eq!(
+            config.worker.concurrency,
+            WorkerSettings::default().concurrency
+        );
     }
 
     #[test]

@@ -64,7 +64,10 @@ impl RunningApp {
         self.gateway.stop_accepting();
         for service in [self.http, self.worker, self.results] {
             service.stop.cancel();
-            if tokio::time::timeout(Duration::from_secs(60), service.handle).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(60), service.handle)
+                .await
+                .is_err()
+            {
                 tracing::warn!(service = service.name, "did not stop within 60 s");
             }
         }
@@ -84,10 +87,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
 async fn start_embedded(config: Config) -> anyhow::Result<RunningApp> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
-        .with_context(|| format!("failed to create the data directory {}", config.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "failed to create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     let store = Arc::new(SqliteStore::open(&config.database_url()).await?);
     let blobs = Arc::new(LocalBlobStore::open(config.blob_directory()).await?);
-    let queue: Arc<dyn TaskQueue> = Arc::new(InProcessQueue::new(config.queue.capacity, config.queue.delivery_limit));
+    let queue: Arc<dyn TaskQueue> = Arc::new(InProcessQueue::new(
+        config.queue.capacity,
+        config.queue.delivery_limit,
+    ));
     let sandbox = Sandbox::new(config.sandbox.to_sandbox_config())?;
     let results = ResultsService::new(store.clone(), ResultsConfig::default());
     let worker = Worker::new(
@@ -112,7 +123,9 @@ async fn start_embedded(config: Config) -> anyhow::Result<RunningApp> {
         gateway_config(&config),
     );
     if config.seed_examples {
-        seed::publish_examples(&gateway).await.context("failed to publish the example agents")?;
+        seed::publish_examples(&gateway)
+            .await
+            .context("failed to publish the example agents")?;
     }
 
     let listener = tokio::net::TcpListener::bind(config.http.listen)
@@ -168,7 +181,11 @@ where
         if !stopping.is_cancelled() {
             let _ = ended.send((name, outcome));
         } else if let Err(error) = outcome {
-            tracing::error!(service = name, error = format!("{error:#}"), "failed while stopping");
+            tracing::error!(
+                service = name,
+                error = format!("{error:#}"),
+                "failed while stopping"
+            );
         }
     });
     Service { name, stop, handle }
@@ -178,7 +195,12 @@ fn gateway_config(config: &Config) -> GatewayConfig {
     GatewayConfig {
         max_upload_bytes: config.http.max_upload_bytes,
         max_input_bytes: config.http.max_input_bytes,
-        default_timeout: Duration::from_millis(config.sandbox.default_timeout_ms.min(config.sandbox.max_timeout_ms)),
+        default_timeout: Duration::from_millis(
+            config
+                .sandbox
+                .default_timeout_ms
+                .min(config.sandbox.max_timeout_ms),
+        ),
         max_timeout: Duration::from_millis(config.sandbox.max_timeout_ms),
         execute_wait_grace: Duration::from_millis(config.http.execute_wait_grace_ms),
         token_ttl: Duration::from_secs(config.auth.token_ttl_hours * 3600),

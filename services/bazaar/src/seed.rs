@@ -1,9 +1,9 @@
 //! Publishes the example agents on first start, so a new marketplace has agents to run.
 
+use axum::body::Bytes;
 use bazaar_domain::{UserId, Username};
 use bazaar_gateway::{AgentMetadata, AppState, publish_agent};
 use bazaar_storage::StoreError;
-use axum::body::Bytes;
 
 /// The account that owns the example agents. Its password hash is not a valid hash, so
 /// nobody can log in as it.
@@ -17,10 +17,16 @@ pub(crate) async fn publish_examples(gateway: &AppState) -> anyhow::Result<()> {
     }
     let owner = UserId::generate();
     let username = Username::parse(SYSTEM_USERNAME)?;
-    match gateway.accounts.create_user(&owner, &username, UNUSABLE_PASSWORD_HASH).await {
+    match gateway
+        .accounts
+        .create_user(&owner, &username, UNUSABLE_PASSWORD_HASH)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            anyhow::bail!("the marketplace is empty but the `{SYSTEM_USERNAME}` account exists; not seeding twice")
+            anyhow::bail!(
+                "the marketplace is empty but the `{SYSTEM_USERNAME}` account exists; not seeding twice"
+            )
         }
         Err(error) => return Err(error.into()),
     }
@@ -29,14 +35,22 @@ pub(crate) async fn publish_examples(gateway: &AppState) -> anyhow::Result<()> {
             name: example.name.to_owned(),
             description: example.description.to_owned(),
             version: example.version.to_owned(),
-            capabilities: example.capabilities.iter().map(|tag| (*tag).to_owned()).collect(),
+            capabilities: example
+                .capabilities
+                .iter()
+                .map(|tag| (*tag).to_owned())
+                .collect(),
             price: Some(serde_json::Value::String(example.price.to_owned())),
         };
         publish_agent(gateway, &owner, &metadata, Bytes::from_static(example.wasm))
             .await
-            .map_err(|error| anyhow::anyhow!("example agent `{}`: {}", example.name, error.message))?;
+            .map_err(|error| {
+                anyhow::anyhow!("example agent `{}`: {}", example.name, error.message)
+            })?;
     }
-    tracing::info!(count = bazaar_example_agents::EXAMPLE_AGENTS.len(), "published the example agents");
+    tracing::info!(
+        count = bazaar_example_agents::EXAMPLE_AGENTS.len(),
+        "published the example agents"
+    );
     Ok(())
 }
-

@@ -15,7 +15,7 @@ pub use error::{ErrorCode, ParseError};
 pub use ids::{AgentId, TaskId, UserId};
 pub use messages::{ResultMessage, TaskMessage};
 pub use records::{
-    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, NewAgent, Page, ResultFilter,
-    ResultStatus, Task, TaskResult,
+    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, NewAgent, Page,
+    ResultFilter, ResultStatus, Task, TaskResult,
 };
 pub use values::{AgentName, Capabilities, Capability, Password, Price, Sha256, Username, Version};

@@ -17,4 +17,3 @@ pub struct TaskMessage {
 
 /// A worker's answer: the result to store.
 pub type ResultMessage = TaskResult;
-

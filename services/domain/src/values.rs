@@ -58,7 +58,10 @@ impl AgentName {
             return Err(ParseError::new("name", "must be 1 to 64 characters long"));
         }
         if raw.trim() != raw {
-            return Err(ParseError::new("name", "must not start or end with white space"));
+            return Err(ParseError::new(
+                "name",
+                "must not start or end with white space",
+            ));
         }
         let allowed = |character: char| {
             character.is_alphanumeric() || matches!(character, ' ' | '-' | '_' | '.')
@@ -223,7 +226,7 @@ pub struct Price {
 
 impl Price {
     /// The largest price `DECIMAL(10,2)` can hold.
-    pub const MAX_CENTS: i64 = 99_999_999_99;
+    pub const MAX_CENTS: i64 = 9_999_999_999;
 
     pub fn from_cents(cents: i64) -> Result<Self, ParseError> {
         if !(0..=Self::MAX_CENTS).contains(&cents) {
@@ -248,7 +251,11 @@ impl Price {
         };
         let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
         let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-        if whole.is_empty() || whole.len() > 8 || !digits(whole) || fraction.len() > 2 || !digits(fraction)
+        if whole.is_empty()
+            || whole.len() > 8
+            || !digits(whole)
+            || fraction.len() > 2
+            || !digits(fraction)
         {
             return Err(invalid());
         }
@@ -421,14 +428,23 @@ mod tests {
 
     #[test]
     fn a_version_that_is_not_semver_is_rejected() {
-        for bad in ["1", "1.2", "1.2.3.4", "01.2.3", "1.2.x", "v1.2.3", "1.2.3-", "1.2.3+", ""] {
+        for bad in [
+            "1", "1.2", "1.2.3.4", "01.2.3", "1.2.x", "v1.2.3", "1.2.3-", "1.2.3+", "",
+        ] {
             assert!(Version::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn semver_versions_with_pre_release_and_build_are_accepted() {
-        for good in ["0.1.0", "1.2.3", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5", "1.0.0-rc-1+sha.abc"] {
+        for good in [
+            "0.1.0",
+            "1.2.3",
+            "10.20.30",
+            "1.0.0-alpha.1",
+            "1.0.0+build.5",
+            "1.0.0-rc-1+sha.abc",
+        ] {
             assert!(Version::parse(good).is_ok(), "{good} should be accepted");
         }
     }

@@ -3,8 +3,8 @@
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use bazaar_domain::{
-    AgentChanges, AgentFilter, AgentId, AgentName, AgentSort, AgentStatus, Capabilities, Capability,
-    ErrorCode, NewAgent, Price, Sha256, UserId, Version,
+    AgentChanges, AgentFilter, AgentId, AgentName, AgentSort, AgentStatus, Capabilities,
+    Capability, ErrorCode, NewAgent, Price, Sha256, UserId, Version,
 };
 use bytes::Bytes;
 use serde::Deserialize;
@@ -57,7 +57,9 @@ fn parse_price(raw: Option<&serde_json::Value>) -> Result<Price, ApiError> {
         None | Some(serde_json::Value::Null) => Ok(Price::default()),
         Some(serde_json::Value::Number(number)) => Ok(Price::parse(&number.to_string())?),
         Some(serde_json::Value::String(text)) => Ok(Price::parse(text)?),
-        Some(_) => Err(ApiError::unprocessable("price: must be a number such as 0.02")),
+        Some(_) => Err(ApiError::unprocessable(
+            "price: must be a number such as 0.02",
+        )),
     }
 }
 
@@ -98,7 +100,9 @@ pub async fn publish_agent(
         .blobs
         .put_agent_binary(&binary_hash, binary)
         .await
-        .map_err(|error| ApiError::unavailable("failed to store the agent binary, retry later", error))?;
+        .map_err(|error| {
+            ApiError::unavailable("failed to store the agent binary, retry later", error)
+        })?;
     let agent = state
         .agents
         .insert_agent(&NewAgent {
@@ -161,7 +165,8 @@ pub async fn upload_agent(
         }
     }
     let metadata = metadata.ok_or_else(|| ApiError::bad_request("missing the `metadata` part"))?;
-    let binary = binary.ok_or_else(|| ApiError::bad_request("missing the `binary` part (the .wasm file)"))?;
+    let binary = binary
+        .ok_or_else(|| ApiError::bad_request("missing the `binary` part (the .wasm file)"))?;
     let metadata: serde_json::Value = serde_json::from_slice(&metadata)
         .map_err(|error| ApiError::bad_request(format!("metadata: not valid JSON: {error}")))?;
     let metadata: AgentMetadata = serde_json::from_value(metadata)
@@ -206,7 +211,9 @@ fn bad_parameter(error: bazaar_domain::ParseError) -> ApiError {
 
 fn parse_sort(raw: &str) -> Result<AgentSort, ApiError> {
     serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
-        ApiError::bad_request("sort: must be one of newest, oldest, name, price_asc, price_desc, rating, popular")
+        ApiError::bad_request(
+            "sort: must be one of newest, oldest, name, price_asc, price_desc, rating, popular",
+        )
     })
 }
 
@@ -224,17 +231,50 @@ pub async fn list_agents(
     Query(params): Query<ListParams>,
 ) -> Result<Json<AgentListView>, ApiError> {
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
-    if params.min_rating.is_some_and(|rating| !(0.0..=5.0).contains(&rating)) {
+    if params
+        .min_rating
+        .is_some_and(|rating| !(0.0..=5.0).contains(&rating))
+    {
         return Err(ApiError::bad_request("min_rating: must be between 0 and 5"));
     }
     let filter = AgentFilter {
-        capability: params.capability.as_deref().map(Capability::parse).transpose().map_err(bad_parameter)?,
-        min_price: params.min_price.as_deref().map(Price::parse).transpose().map_err(bad_parameter)?,
-        max_price: params.max_price.as_deref().map(Price::parse).transpose().map_err(bad_parameter)?,
+        capability: params
+            .capability
+            .as_deref()
+            .map(Capability::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
+        min_price: params
+            .min_price
+            .as_deref()
+            .map(Price::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
+        max_price: params
+            .max_price
+            .as_deref()
+            .map(Price::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
         min_rating: params.min_rating,
-        status: params.status.as_deref().map(AgentStatus::parse).transpose().map_err(bad_parameter)?,
-        owner: params.owner.as_deref().map(UserId::parse).transpose().map_err(bad_parameter)?,
-        sort: params.sort.as_deref().map(parse_sort).transpose()?.unwrap_or_default(),
+        status: params
+            .status
+            .as_deref()
+            .map(AgentStatus::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
+        owner: params
+            .owner
+            .as_deref()
+            .map(UserId::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
+        sort: params
+            .sort
+            .as_deref()
+            .map(parse_sort)
+            .transpose()?
+            .unwrap_or_default(),
         limit,
         offset,
     };
@@ -272,7 +312,9 @@ pub async fn search_agents(
     let (limit, offset) = page_bounds(params.limit, params.offset)?;
     let query = params.q.unwrap_or_default();
     if !query.chars().any(char::is_alphanumeric) {
-        return Err(ApiError::bad_request("q: give at least one word to search for"));
+        return Err(ApiError::bad_request(
+            "q: give at least one word to search for",
+        ));
     }
     if query.len() > 256 {
         return Err(ApiError::bad_request("q: at most 256 bytes"));
@@ -309,7 +351,10 @@ async fn existing_agent(state: &AppState, id: &AgentId) -> Result<bazaar_domain:
         (status = 404, description = "No such agent", body = ErrorBody),
     )
 )]
-pub async fn get_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AgentView>, ApiError> {
+pub async fn get_agent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AgentView>, ApiError> {
     let id = parse_agent_id(&id)?;
     Ok(Json(existing_agent(&state, &id).await?.into()))
 }
@@ -324,7 +369,10 @@ pub async fn get_agent(State(state): State<AppState>, Path(id): Path<String>) ->
         (status = 404, description = "No such agent", body = ErrorBody),
     )
 )]
-pub async fn agent_stats(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<StatsView>, ApiError> {
+pub async fn agent_stats(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatsView>, ApiError> {
     let id = parse_agent_id(&id)?;
     existing_agent(&state, &id).await?;
     let stats = state.results.stats(&id).await?;
@@ -366,13 +414,32 @@ pub async fn patch_agent(
     let id = parse_agent_id(&id)?;
     let agent = existing_agent(&state, &id).await?;
     if agent.owner != user.user_id {
-        return Err(ApiError::new(ErrorCode::Forbidden, "only the agent's owner may change it"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the agent's owner may change it",
+        ));
     }
     let changes = AgentChanges {
-        description: patch.description.as_deref().map(parse_description).transpose()?,
-        capabilities: patch.capabilities.as_deref().map(Capabilities::parse).transpose()?,
-        price: patch.price.as_ref().map(|price| parse_price(Some(price))).transpose()?,
-        status: patch.status.as_deref().map(AgentStatus::parse).transpose()?,
+        description: patch
+            .description
+            .as_deref()
+            .map(parse_description)
+            .transpose()?,
+        capabilities: patch
+            .capabilities
+            .as_deref()
+            .map(Capabilities::parse)
+            .transpose()?,
+        price: patch
+            .price
+            .as_ref()
+            .map(|price| parse_price(Some(price)))
+            .transpose()?,
+        status: patch
+            .status
+            .as_deref()
+            .map(AgentStatus::parse)
+            .transpose()?,
     };
     let updated = state
         .agents

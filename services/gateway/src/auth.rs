@@ -5,9 +5,9 @@
 
 use std::sync::LazyLock;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bazaar_domain::{Password, UserId, Username};
@@ -58,12 +58,18 @@ fn hash_password(password: &str) -> Result<String, ApiError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|error| ApiError::internal("failed to hash the password", anyhow::anyhow!("{error}")))
+        .map_err(|error| {
+            ApiError::internal("failed to hash the password", anyhow::anyhow!("{error}"))
+        })
 }
 
 fn password_matches(password: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -72,7 +78,9 @@ fn password_matches(password: &str, stored_hash: &str) -> bool {
 static DECOY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password("decoy password").expect("hashing a constant works"));
 
-async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| ApiError::internal("password hashing was interrupted", error))
@@ -85,7 +93,10 @@ fn new_token() -> String {
     format!("bzr_{}", hex::encode(bytes))
 }
 
-async fn issue_token(state: &AppState, user_id: &UserId) -> Result<(String, DateTime<Utc>), ApiError> {
+async fn issue_token(
+    state: &AppState,
+    user_id: &UserId,
+) -> Result<(String, DateTime<Utc>), ApiError> {
     let token = new_token();
     let ttl = chrono::Duration::from_std(state.config.token_ttl)
         .map_err(|error| ApiError::internal("invalid token lifetime", error))?;
@@ -182,7 +193,10 @@ pub async fn login(
         (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
-pub async fn logout(State(state): State<AppState>, user: AuthenticatedUser) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: AuthenticatedUser,
+) -> Result<StatusCode, ApiError> {
     state.accounts.revoke_token(&user.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -81,10 +81,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             match &self.source {
-                Some(cause) => tracing::error!(code = %self.code, cause = format!("{cause:#}"), "{}", self.message),
+                Some(cause) => {
+                    tracing::error!(code = %self.code, cause = format!("{cause:#}"), "{}", self.message)
+                }
                 None => tracing::warn!(code = %self.code, "{}", self.message),
             }
         }
@@ -108,7 +111,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
-            StoreError::Unavailable(cause) => ApiError::unavailable("the database is unavailable, retry later", cause),
+            StoreError::Unavailable(cause) => {
+                ApiError::unavailable("the database is unavailable, retry later", cause)
+            }
             StoreError::Other(cause) => ApiError::internal("the database request failed", cause),
         }
     }
@@ -120,7 +125,9 @@ impl From<ResultsError> for ApiError {
             ResultsError::Unavailable(cause) => {
                 ApiError::unavailable("the results service is unavailable, retry later", cause)
             }
-            ResultsError::Internal(cause) => ApiError::internal("the results service failed", cause),
+            ResultsError::Internal(cause) => {
+                ApiError::internal("the results service failed", cause)
+            }
         }
     }
 }
@@ -153,9 +160,9 @@ pub(crate) mod rejections {
             match rejection {
                 JsonRejection::JsonDataError(error) => ApiError::unprocessable(error.body_text()),
                 JsonRejection::JsonSyntaxError(error) => ApiError::bad_request(error.body_text()),
-                JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::bad_request("expected a JSON body with `Content-Type: application/json`")
-                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
+                    "expected a JSON body with `Content-Type: application/json`",
+                ),
                 JsonRejection::BytesRejection(error) if error.status().as_u16() == 413 => {
                     ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
                 }
@@ -179,7 +186,10 @@ pub(crate) mod rejections {
     impl From<MultipartError> for ApiError {
         fn from(error: MultipartError) -> Self {
             if error.status().as_u16() == 413 {
-                return ApiError::new(ErrorCode::PayloadTooLarge, "the upload is larger than allowed");
+                return ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the upload is larger than allowed",
+                );
             }
             ApiError::bad_request(format!("malformed multipart body: {}", error.body_text()))
         }

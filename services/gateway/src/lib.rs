@@ -32,17 +32,26 @@ use crate::extract::Json;
 pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.max_upload_bytes;
     // JSON bodies carry at most one task input plus a little envelope.
-    let json_limit = state.config.max_input_bytes.saturating_mul(2).max(64 * 1024);
+    let json_limit = state
+        .config
+        .max_input_bytes
+        .saturating_mul(2)
+        .max(64 * 1024);
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route(
             "/agents",
-            get(agents::list_agents).post(agents::upload_agent).layer(DefaultBodyLimit::max(upload_limit)),
+            get(agents::list_agents)
+                .post(agents::upload_agent)
+                .layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/agents/search", get(agents::search_agents))
-        .route("/agents/{id}", get(agents::get_agent).patch(agents::patch_agent))
+        .route(
+            "/agents/{id}",
+            get(agents::get_agent).patch(agents::patch_agent),
+        )
         .route("/agents/{id}/stats", get(agents::agent_stats))
         .route("/tasks", post(tasks::submit_task))
         .route("/tasks/execute", post(tasks::execute_task))
@@ -112,7 +121,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthVi
         problems.push(format!("queue: {error}"));
     }
     if problems.is_empty() {
-        return (StatusCode::OK, Json(HealthView { status: "ready", problems }));
+        return (
+            StatusCode::OK,
+            Json(HealthView {
+                status: "ready",
+                problems,
+            }),
+        );
     }
     (
         StatusCode::SERVICE_UNAVAILABLE,

@@ -39,7 +39,8 @@ impl RateLimiter {
         if buckets.len() >= MAX_TRACKED_USERS {
             let (per_second, burst) = (self.per_second, self.burst);
             buckets.retain(|_, bucket| {
-                bucket.tokens + now.duration_since(bucket.refilled_at).as_secs_f64() * per_second < burst
+                bucket.tokens + now.duration_since(bucket.refilled_at).as_secs_f64() * per_second
+                    < burst
             });
         }
         let bucket = buckets.entry(user.clone()).or_insert(Bucket {

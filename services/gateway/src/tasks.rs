@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use bazaar_domain::{AgentStatus, ErrorCode, ResultFilter, ResultStatus, Task, TaskId, TaskMessage};
+use bazaar_domain::{
+    AgentStatus, ErrorCode, ResultFilter, ResultStatus, Task, TaskId, TaskMessage,
+};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -33,11 +35,19 @@ pub struct TaskRequest {
 }
 
 /// Checks a request, records the task and queues it. Returns the task and its timeout.
-async fn enqueue(state: &AppState, user: &AuthenticatedUser, request: TaskRequest) -> Result<(Task, Duration), ApiError> {
+async fn enqueue(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    request: TaskRequest,
+) -> Result<(Task, Duration), ApiError> {
     if !state.is_accepting() {
-        return Err(ApiError::new(ErrorCode::Unavailable, "the gateway is shutting down"));
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "the gateway is shutting down",
+        ));
     }
-    let agent_id = parse_agent_id(&request.agent_id).map_err(|error| ApiError::unprocessable(error.message))?;
+    let agent_id = parse_agent_id(&request.agent_id)
+        .map_err(|error| ApiError::unprocessable(error.message))?;
     if request.input.len() > state.config.max_input_bytes {
         return Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -56,7 +66,10 @@ async fn enqueue(state: &AppState, user: &AuthenticatedUser, request: TaskReques
         Some(milliseconds) => Duration::from_millis(milliseconds),
     };
     if !state.rate_limiter.allow(&user.user_id) {
-        return Err(ApiError::new(ErrorCode::RateLimited, "too many tasks, slow down"));
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many tasks, slow down",
+        ));
     }
     let agent = state
         .agents
@@ -172,7 +185,11 @@ fn parse_task_id(raw: &str) -> Result<TaskId, ApiError> {
 }
 
 /// A task of the caller's; someone else's is as absent as a missing one.
-async fn own_task(state: &AppState, user: &AuthenticatedUser, id: &TaskId) -> Result<Task, ApiError> {
+async fn own_task(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    id: &TaskId,
+) -> Result<Task, ApiError> {
     state
         .tasks
         .get_task(id)
@@ -203,7 +220,9 @@ pub async fn task_status(
     Ok(Json(TaskView {
         task_id: task.id.to_string(),
         agent_id: task.agent_id.to_string(),
-        status: result.as_ref().map_or("queued", |result| result.status.as_str()),
+        status: result
+            .as_ref()
+            .map_or("queued", |result| result.status.as_str()),
         created_at: task.created_at,
         completed_at: result.map(|result| result.created_at),
     }))

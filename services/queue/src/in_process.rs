@@ -93,7 +93,10 @@ impl<T: Send + 'static> Requeue<T> {
     fn send_again(self) {
         let deliveries = self.envelope.previous_deliveries + 1;
         if deliveries >= self.delivery_limit {
-            tracing::error!(deliveries, "dropping a message that reached the delivery limit");
+            tracing::error!(
+                deliveries,
+                "dropping a message that reached the delivery limit"
+            );
             return;
         }
         let envelope = Envelope {
@@ -211,14 +214,21 @@ mod tests {
         let mut consumer = queue.consume_tasks().await.unwrap();
         drop(consumer.next().await.unwrap());
         drop(consumer.next().await.unwrap());
-        let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), consumer.next()).await;
-        assert!(nothing.is_err(), "the message should be gone after two deliveries");
+        let nothing =
+            tokio::time::timeout(std::time::Duration::from_millis(50), consumer.next()).await;
+        assert!(
+            nothing.is_err(),
+            "the message should be gone after two deliveries"
+        );
     }
 
     #[tokio::test]
     async fn a_full_queue_refuses_new_tasks() {
         let queue = InProcessQueue::new(1, 3);
         queue.publish_task(task()).await.unwrap();
-        assert!(matches!(queue.publish_task(task()).await, Err(QueueError::Full)));
+        assert!(matches!(
+            queue.publish_task(task()).await,
+            Err(QueueError::Full)
+        ));
     }
 }

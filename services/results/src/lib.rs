@@ -50,7 +50,11 @@ impl From<StoreError> for ResultsError {
 #[async_trait]
 pub trait ResultsClient: Send + Sync + 'static {
     /// The result of `task_id` if it exists and belongs to `owner`.
-    async fn get(&self, task_id: &TaskId, owner: &UserId) -> Result<Option<TaskResult>, ResultsError>;
+    async fn get(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<Option<TaskResult>, ResultsError>;
 
     /// The owner's results, newest first.
     async fn list(&self, filter: &ResultFilter) -> Result<Page<TaskResult>, ResultsError>;
@@ -90,7 +94,10 @@ pub struct ResultsService {
 
 impl std::fmt::Debug for ResultsService {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("ResultsService").field("config", &self.config).finish_non_exhaustive()
+        formatter
+            .debug_struct("ResultsService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +111,11 @@ impl ResultsService {
     }
 
     /// Consumes result messages until `shutdown`; in-flight batches are finished first.
-    pub async fn run(self: Arc<Self>, queue: Arc<dyn TaskQueue>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(
+        self: Arc<Self>,
+        queue: Arc<dyn TaskQueue>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut consumer = queue
             .consume_results()
             .await
@@ -112,7 +123,17 @@ impl ResultsService {
         let mut failures: u32 = 0;
         loop {
             let first = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = shutdown.cancelled() => {
+                    // Store what the workers already published before going away.
+                    let mut remaining = Vec::new();
+                    while let Some(Some(delivery)) = consumer.next().now_or_never() {
+                        remaining.push(delivery);
+                    }
+                    if !remaining.is_empty() {
+                        self.store_batch(remaining).await?;
+                    }
+                    return Ok(());
+                }
                 delivery = consumer.next() => match delivery {
                     Some(delivery) => delivery,
                     None => return Ok(()),
@@ -144,7 +165,10 @@ impl ResultsService {
     /// Stores a batch, acknowledges it, then wakes the waiters. On failure the deliveries
     /// are rejected for redelivery and nothing is acknowledged.
     async fn store_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), StoreError> {
-        let results: Vec<TaskResult> = batch.iter().map(|delivery| delivery.message.clone()).collect();
+        let results: Vec<TaskResult> = batch
+            .iter()
+            .map(|delivery| delivery.message.clone())
+            .collect();
         if let Err(error) = self.store.insert_results(&results).await {
             for delivery in batch {
                 if let Err(reject_error) = delivery.reject(true).await {
@@ -167,7 +191,11 @@ impl ResultsService {
     }
 
     fn wake(&self, result: TaskResult) {
-        let waiting = self.waiters.lock().expect("waiters lock poisoned").remove(&result.task_id);
+        let waiting = self
+            .waiters
+            .lock()
+            .expect("waiters lock poisoned")
+            .remove(&result.task_id);
         for waiter in waiting.into_iter().flatten() {
             let _ = waiter.send(result.clone());
         }
@@ -190,7 +218,11 @@ fn visible_to(result: Option<TaskResult>, owner: &UserId) -> Option<TaskResult> 
 
 #[async_trait]
 impl ResultsClient for ResultsService {
-    async fn get(&self, task_id: &TaskId, owner: &UserId) -> Result<Option<TaskResult>, ResultsError> {
+    async fn get(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<Option<TaskResult>, ResultsError> {
         Ok(visible_to(self.store.get_result(task_id).await?, owner))
     }
 

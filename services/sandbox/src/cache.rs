@@ -56,6 +56,10 @@ impl ModuleCache {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().expect("module cache lock poisoned").entries.len()
+        self.state
+            .lock()
+            .expect("module cache lock poisoned")
+            .entries
+            .len()
     }
 }

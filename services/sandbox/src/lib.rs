@@ -25,8 +25,8 @@ use bazaar_domain::Sha256;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
-    Store, Trap, UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -144,7 +144,9 @@ impl Execution {
             Outcome::OutputLimitExceeded { stream, limit } => Some(format!(
                 "output limit exceeded: the agent wrote more than {limit} bytes to {stream}; the output was truncated"
             )),
-            Outcome::StackOverflow => Some("stack overflow: the agent exhausted its wasm stack".to_owned()),
+            Outcome::StackOverflow => {
+                Some("stack overflow: the agent exhausted its wasm stack".to_owned())
+            }
             Outcome::Trapped(message) => Some(format!("trap: {message}")),
             Outcome::InstantiationFailed(message) => {
                 Some(format!("the agent could not be started: {message}"))
@@ -223,7 +225,8 @@ impl Sandbox {
     pub fn compile(&self, wasm: &[u8]) -> Result<PreparedAgent, InvalidModule> {
         if !wasm.starts_with(b"\0asm") {
             return Err(InvalidModule(
-                "not a WebAssembly module: the file does not start with the `\\0asm` magic".to_owned(),
+                "not a WebAssembly module: the file does not start with the `\\0asm` magic"
+                    .to_owned(),
             ));
         }
         let module = Module::from_binary(&self.inner.engine, wasm)
@@ -246,7 +249,11 @@ impl Sandbox {
 
     /// Compiles `wasm` on the blocking pool and caches it under `hash`. The caller vouches
     /// that `hash` is the digest of `wasm`.
-    pub async fn prepare(&self, hash: &Sha256, wasm: Bytes) -> Result<PreparedAgent, InvalidModule> {
+    pub async fn prepare(
+        &self,
+        hash: &Sha256,
+        wasm: Bytes,
+    ) -> Result<PreparedAgent, InvalidModule> {
         if let Some(prepared) = self.cached(hash) {
             return Ok(prepared);
         }
@@ -260,7 +267,12 @@ impl Sandbox {
 
     /// Runs a prepared agent with `input` on stdin for at most `timeout` (clamped to the
     /// configured maximum). Waits for a free slot first.
-    pub async fn run(&self, agent: &PreparedAgent, input: Arc<[u8]>, timeout: Duration) -> Execution {
+    pub async fn run(
+        &self,
+        agent: &PreparedAgent,
+        input: Arc<[u8]>,
+        timeout: Duration,
+    ) -> Execution {
         let timeout = timeout.min(self.inner.config.max_timeout);
         let _slot = self
             .inner
@@ -353,7 +365,10 @@ async fn run_start(
     let start = instance
         .get_typed_func::<(), ()>(&mut *store, "_start")
         .map_err(RunError::Instantiate)?;
-    start.call_async(&mut *store, ()).await.map_err(RunError::Call)
+    start
+        .call_async(&mut *store, ())
+        .await
+        .map_err(RunError::Call)
 }
 
 /// Turns a wasmtime error into the outcome a user can understand. The store's flags are

@@ -83,7 +83,11 @@ impl CappedPipe {
     }
 
     fn limit_error(&self) -> OutputLimitExceeded {
-        let limit = self.captured.lock().expect("output pipe lock poisoned").capacity;
+        let limit = self
+            .captured
+            .lock()
+            .expect("output pipe lock poisoned")
+            .capacity;
         OutputLimitExceeded {
             stream: self.name,
             limit,

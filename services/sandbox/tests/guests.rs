@@ -41,7 +41,11 @@ async fn an_endless_loop_times_out() {
     assert_eq!(execution.outcome, Outcome::TimedOut);
     assert_eq!(execution.exit_code(), -1);
     assert!(execution.duration >= Duration::from_millis(200));
-    assert!(execution.duration < Duration::from_secs(2), "took {:?}", execution.duration);
+    assert!(
+        execution.duration < Duration::from_secs(2),
+        "took {:?}",
+        execution.duration
+    );
     let message = execution.error_message(Duration::from_millis(200)).unwrap();
     assert!(message.contains("timed out"), "{message}");
 }
@@ -62,7 +66,11 @@ async fn a_sleep_in_a_host_call_times_out() {
     )
     .await;
     assert_eq!(execution.outcome, Outcome::TimedOut);
-    assert!(execution.duration < Duration::from_secs(2), "took {:?}", execution.duration);
+    assert!(
+        execution.duration < Duration::from_secs(2),
+        "took {:?}",
+        execution.duration
+    );
 }
 
 #[tokio::test]
@@ -87,7 +95,9 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 #[test]
 fn an_initial_memory_above_the_limit_is_refused_at_validation() {
     let sandbox = sandbox();
-    let greedy = wat::parse_str(r#"(module (memory (export "memory") 1000) (func (export "_start")))"#).unwrap();
+    let greedy =
+        wat::parse_str(r#"(module (memory (export "memory") 1000) (func (export "_start")))"#)
+            .unwrap();
     let error = sandbox.compile(&greedy).unwrap_err();
     assert!(error.to_string().contains("memory"), "{error}");
 }
@@ -176,15 +186,26 @@ async fn invalid_modules_are_rejected_with_a_reason() {
 
     let echo = bazaar_example_agents::by_name("echo").unwrap().wasm;
     let truncated = sandbox.compile(&echo[..echo.len() / 2]).unwrap_err();
-    assert!(truncated.to_string().starts_with("invalid WebAssembly module"), "{truncated}");
+    assert!(
+        truncated
+            .to_string()
+            .starts_with("invalid WebAssembly module"),
+        "{truncated}"
+    );
 
     let library = wat::parse_str(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#).unwrap();
     let no_start = sandbox.compile(&library).unwrap_err();
     assert!(no_start.to_string().contains("_start"), "{no_start}");
 
-    let foreign = wat::parse_str(r#"(module (import "env" "launch_missiles" (func)) (func (export "_start")))"#).unwrap();
+    let foreign = wat::parse_str(
+        r#"(module (import "env" "launch_missiles" (func)) (func (export "_start")))"#,
+    )
+    .unwrap();
     let unknown_import = sandbox.compile(&foreign).unwrap_err();
-    assert!(unknown_import.to_string().contains("launch_missiles"), "{unknown_import}");
+    assert!(
+        unknown_import.to_string().contains("launch_missiles"),
+        "{unknown_import}"
+    );
 }
 
 #[tokio::test]
@@ -198,8 +219,12 @@ async fn the_sandbox_keeps_serving_after_hostile_guests() {
         )
         .await;
     }
-    let echo = sandbox.compile(bazaar_example_agents::by_name("echo").unwrap().wasm).unwrap();
-    let execution = sandbox.run(&echo, Arc::from(&b"still here"[..]), Duration::from_secs(5)).await;
+    let echo = sandbox
+        .compile(bazaar_example_agents::by_name("echo").unwrap().wasm)
+        .unwrap();
+    let execution = sandbox
+        .run(&echo, Arc::from(&b"still here"[..]), Duration::from_secs(5))
+        .await;
     assert_eq!(execution.outcome, Outcome::Exited(0));
     assert_eq!(execution.stdout, b"still here");
 }
@@ -210,7 +235,10 @@ async fn a_prepared_agent_is_cached_by_hash() {
     let wasm = bazaar_example_agents::by_name("echo").unwrap().wasm;
     let hash = Sha256::digest(wasm);
     assert!(sandbox.cached(&hash).is_none());
-    sandbox.prepare(&hash, bytes::Bytes::from_static(wasm)).await.unwrap();
+    sandbox
+        .prepare(&hash, bytes::Bytes::from_static(wasm))
+        .await
+        .unwrap();
     assert!(sandbox.cached(&hash).is_some());
 }
 
@@ -223,7 +251,11 @@ async fn every_example_agent_produces_its_documented_output() {
             .unwrap_or_else(|error| panic!("{} does not compile: {error}", agent.name));
         for example in agent.examples {
             let execution = sandbox
-                .run(&prepared, Arc::from(example.input.as_bytes()), Duration::from_secs(5))
+                .run(
+                    &prepared,
+                    Arc::from(example.input.as_bytes()),
+                    Duration::from_secs(5),
+                )
                 .await;
             assert_eq!(
                 execution.exit_code(),
@@ -248,13 +280,17 @@ async fn every_example_agent_produces_its_documented_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_keep_their_outputs_apart() {
     let sandbox = sandbox();
-    let echo = sandbox.compile(bazaar_example_agents::by_name("echo").unwrap().wasm).unwrap();
+    let echo = sandbox
+        .compile(bazaar_example_agents::by_name("echo").unwrap().wasm)
+        .unwrap();
     let runs = (0..64).map(|index| {
         let sandbox = sandbox.clone();
         let echo = echo.clone();
         tokio::spawn(async move {
             let input = format!("input number {index}");
-            let execution = sandbox.run(&echo, Arc::from(input.as_bytes()), Duration::from_secs(10)).await;
+            let execution = sandbox
+                .run(&echo, Arc::from(input.as_bytes()), Duration::from_secs(10))
+                .await;
             (input, execution)
         })
     });

@@ -39,7 +39,12 @@ impl LocalBlobStore {
         let root = root.into();
         tokio::fs::create_dir_all(root.join("agents"))
             .await
-            .map_err(|error| anyhow::anyhow!("failed to create blob directory {}: {error}", root.display()))?;
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "failed to create blob directory {}: {error}",
+                    root.display()
+                )
+            })?;
         let root = tokio::fs::canonicalize(&root).await?;
         Ok(LocalBlobStore { root })
     }

@@ -53,7 +53,10 @@ pub trait AccountStore: Send + Sync + 'static {
         password_hash: &str,
     ) -> Result<(), StoreError>;
 
-    async fn find_credentials(&self, username: &Username) -> Result<Option<Credentials>, StoreError>;
+    async fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<Credentials>, StoreError>;
 
     /// Records a token by its SHA-256; the token itself is never stored.
     async fn create_token(
@@ -81,10 +84,19 @@ pub trait AgentStore: Send + Sync + 'static {
 
     /// Ranked full-text search over active agents' names, descriptions and capabilities.
     /// Every word of `query` must match, as a prefix.
-    async fn search_agents(&self, query: &str, limit: u32, offset: u32) -> Result<Page<Agent>, StoreError>;
+    async fn search_agents(
+        &self,
+        query: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Agent>, StoreError>;
 
     /// Applies `changes`; `None` when the agent does not exist.
-    async fn update_agent(&self, id: &AgentId, changes: &AgentChanges) -> Result<Option<Agent>, StoreError>;
+    async fn update_agent(
+        &self,
+        id: &AgentId,
+        changes: &AgentChanges,
+    ) -> Result<Option<Agent>, StoreError>;
 
     /// How many agents exist, of any status.
     async fn count_agents(&self) -> Result<u64, StoreError>;

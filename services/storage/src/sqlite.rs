@@ -16,7 +16,9 @@ use bazaar_domain::{
     TaskResult, UserId, Username, Version,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::{
@@ -146,19 +148,29 @@ pub(crate) fn fts_query(query: &str) -> Option<String> {
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_user(&self, id: &UserId, username: &Username, password_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("insert into users (id, username, password_hash, created_at) values (?, ?, ?, ?)")
-            .bind(id.as_str())
-            .bind(username.as_str())
-            .bind(password_hash)
-            .bind(to_text(Utc::now()))
-            .execute(&self.writer)
-            .await
-            .map_err(database_error)?;
+    async fn create_user(
+        &self,
+        id: &UserId,
+        username: &Username,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into users (id, username, password_hash, created_at) values (?, ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(username.as_str())
+        .bind(password_hash)
+        .bind(to_text(Utc::now()))
+        .execute(&self.writer)
+        .await
+        .map_err(database_error)?;
         Ok(())
     }
 
-    async fn find_credentials(&self, username: &Username) -> Result<Option<Credentials>, StoreError> {
+    async fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<Credentials>, StoreError> {
         let row = sqlx::query("select id, username, password_hash from users where username = ?")
             .bind(username.as_str())
             .fetch_optional(&self.reader)
@@ -174,7 +186,12 @@ impl AccountStore for SqliteStore {
         .transpose()
     }
 
-    async fn create_token(&self, token_hash: &str, user_id: &UserId, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn create_token(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query("insert into api_tokens (token_hash, user_id, created_at, expires_at) values (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id.as_str())
@@ -187,13 +204,15 @@ impl AccountStore for SqliteStore {
     }
 
     async fn find_token_user(&self, token_hash: &str) -> Result<Option<UserId>, StoreError> {
-        let row = sqlx::query("select user_id from api_tokens where token_hash = ? and expires_at > ?")
-            .bind(token_hash)
-            .bind(to_text(Utc::now()))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(database_error)?;
-        row.map(|row| UserId::parse(row.get("user_id")).map_err(corrupt)).transpose()
+        let row =
+            sqlx::query("select user_id from api_tokens where token_hash = ? and expires_at > ?")
+                .bind(token_hash)
+                .bind(to_text(Utc::now()))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(database_error)?;
+        row.map(|row| UserId::parse(row.get("user_id")).map_err(corrupt))
+            .transpose()
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -269,10 +288,14 @@ impl AgentStore for SqliteStore {
                     .push(")");
             }
             if let Some(min_price) = filter.min_price {
-                builder.push(" and a.price_cents >= ").push_bind(min_price.cents());
+                builder
+                    .push(" and a.price_cents >= ")
+                    .push_bind(min_price.cents());
             }
             if let Some(max_price) = filter.max_price {
-                builder.push(" and a.price_cents <= ").push_bind(max_price.cents());
+                builder
+                    .push(" and a.price_cents <= ")
+                    .push_bind(max_price.cents());
             }
             if let Some(min_rating) = filter.min_rating {
                 builder.push(" and a.rating >= ").push_bind(min_rating);
@@ -281,7 +304,9 @@ impl AgentStore for SqliteStore {
                 builder.push(" and a.status = ").push_bind(status.as_str());
             }
             if let Some(owner) = &filter.owner {
-                builder.push(" and a.user_id = ").push_bind(owner.as_str().to_owned());
+                builder
+                    .push(" and a.user_id = ")
+                    .push_bind(owner.as_str().to_owned());
             }
         }
 
@@ -311,7 +336,11 @@ impl AgentStore for SqliteStore {
             .push_bind(i64::from(filter.limit))
             .push(" offset ")
             .push_bind(i64::from(filter.offset));
-        let rows = select.build().fetch_all(&self.reader).await.map_err(database_error)?;
+        let rows = select
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(database_error)?;
         let items = rows.iter().map(agent_from_row).collect::<Result<_, _>>()?;
         Ok(Page {
             items,
@@ -319,7 +348,12 @@ impl AgentStore for SqliteStore {
         })
     }
 
-    async fn search_agents(&self, query: &str, limit: u32, offset: u32) -> Result<Page<Agent>, StoreError> {
+    async fn search_agents(
+        &self,
+        query: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Agent>, StoreError> {
         let Some(fts) = fts_query(query) else {
             return Ok(Page {
                 items: Vec::new(),
@@ -354,11 +388,17 @@ impl AgentStore for SqliteStore {
         })
     }
 
-    async fn update_agent(&self, id: &AgentId, changes: &AgentChanges) -> Result<Option<Agent>, StoreError> {
+    async fn update_agent(
+        &self,
+        id: &AgentId,
+        changes: &AgentChanges,
+    ) -> Result<Option<Agent>, StoreError> {
         let mut update = QueryBuilder::<Sqlite>::new("update agents set updated_at = ");
         update.push_bind(to_text(Utc::now()));
         if let Some(description) = &changes.description {
-            update.push(", description = ").push_bind(description.clone());
+            update
+                .push(", description = ")
+                .push_bind(description.clone());
         }
         if let Some(capabilities) = &changes.capabilities {
             let encoded = serde_json::to_string(&capabilities.to_strings())
@@ -371,7 +411,9 @@ impl AgentStore for SqliteStore {
         if let Some(status) = changes.status {
             update.push(", status = ").push_bind(status.as_str());
         }
-        update.push(" where id = ").push_bind(id.as_str().to_owned());
+        update
+            .push(" where id = ")
+            .push_bind(id.as_str().to_owned());
         let updated = update
             .build()
             .execute(&self.writer)
@@ -516,9 +558,13 @@ impl ResultStore for SqliteStore {
 
     async fn list_results(&self, filter: &ResultFilter) -> Result<Page<TaskResult>, StoreError> {
         fn push_conditions(builder: &mut QueryBuilder<'_, Sqlite>, filter: &ResultFilter) {
-            builder.push(" where user_id = ").push_bind(filter.owner.as_str().to_owned());
+            builder
+                .push(" where user_id = ")
+                .push_bind(filter.owner.as_str().to_owned());
             if let Some(agent_id) = &filter.agent_id {
-                builder.push(" and agent_id = ").push_bind(agent_id.as_str().to_owned());
+                builder
+                    .push(" and agent_id = ")
+                    .push_bind(agent_id.as_str().to_owned());
             }
             if let Some(status) = filter.status {
                 builder.push(" and status = ").push_bind(status.as_str());
@@ -538,7 +584,11 @@ impl ResultStore for SqliteStore {
             .push_bind(i64::from(filter.limit))
             .push(" offset ")
             .push_bind(i64::from(filter.offset));
-        let rows = select.build().fetch_all(&self.reader).await.map_err(database_error)?;
+        let rows = select
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(database_error)?;
         let items = rows.iter().map(result_from_row).collect::<Result<_, _>>()?;
         Ok(Page {
             items,

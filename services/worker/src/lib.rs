@@ -56,7 +56,10 @@ pub struct Worker {
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("Worker").field("config", &self.config).finish_non_exhaustive()
+        formatter
+            .debug_struct("Worker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +80,10 @@ impl Worker {
             Err(PrepareError::Transient(message)) => return Outcome::Retry(message),
             Err(PrepareError::Permanent(message)) => return Outcome::Done(failed(task, message)),
         };
-        let execution = self.sandbox.run(&prepared, task.input.clone(), timeout).await;
+        let execution = self
+            .sandbox
+            .run(&prepared, task.input.clone(), timeout)
+            .await;
         Outcome::Done(result_of(task, execution, timeout))
     }
 
@@ -104,14 +110,17 @@ impl Worker {
                 "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
             )));
         }
-        self.sandbox
-            .prepare(hash, bytes)
-            .await
-            .map_err(|error| PrepareError::Permanent(format!("the agent could not be compiled: {error}")))
+        self.sandbox.prepare(hash, bytes).await.map_err(|error| {
+            PrepareError::Permanent(format!("the agent could not be compiled: {error}"))
+        })
     }
 
     /// Consumes tasks until `shutdown`, then waits for the tasks in flight to finish.
-    pub async fn run(self, queue: Arc<dyn TaskQueue>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        queue: Arc<dyn TaskQueue>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut consumer = queue
             .consume_tasks()
             .await
@@ -155,9 +164,14 @@ impl Worker {
         let task = &delivery.message;
         let result = match self.execute_one(task).await {
             Outcome::Done(result) => result,
-            Outcome::Retry(message) if delivery.previous_deliveries + 1 < self.config.max_attempts => {
+            Outcome::Retry(message)
+                if delivery.previous_deliveries + 1 < self.config.max_attempts =>
+            {
                 tracing::warn!(task_id = %task.task_id, %message, "task will be retried");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(delivery.previous_deliveries + 1))).await;
+                tokio::time::sleep(Duration::from_millis(
+                    200 * u64::from(delivery.previous_deliveries + 1),
+                ))
+                .await;
                 if let Err(error) = delivery.reject(true).await {
                     tracing::error!(%error, "failed to requeue a task");
                 }
@@ -165,7 +179,10 @@ impl Worker {
             }
             Outcome::Retry(message) => failed(
                 task,
-                format!("gave up after {} attempts: {message}", self.config.max_attempts),
+                format!(
+                    "gave up after {} attempts: {message}",
+                    self.config.max_attempts
+                ),
             ),
         };
         tracing::debug!(task_id = %task.task_id, status = result.status.as_str(), duration_ms = result.duration_ms, "task done");

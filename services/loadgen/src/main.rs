@@ -1,0 +1,325 @@
+//! `bazaar-loadgen`: a load generator for the real HTTP API, in either mode.
+//!
+//! It registers a user, finds the agent to run (the trivial `echo` example by default), then
+//! measures `POST /api/v1/tasks/execute` twice: one client sending requests one after another
+//! (latency), and N concurrent clients for a fixed time (throughput). Every response is
+//! checked — a wrong stdout counts as an error — and the report is written as JSON and
+//! Markdown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load-tests a running Bazaar through its HTTP API")]
+struct Arguments {
+    /// Base URL of the gateway.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Name of the agent to run (it must echo its input, like the `echo` example).
+    #[arg(long, default_value = "echo")]
+    agent: String,
+    /// Bytes of input per task.
+    #[arg(long, default_value_t = 16)]
+    input_bytes: usize,
+    /// Requests of the sequential (one client) phase.
+    #[arg(long, default_value_t = 1000)]
+    sequential_requests: usize,
+    /// Clients of the concurrent phase.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Length of the concurrent phase, in seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Requests sent before measuring.
+    #[arg(long, default_value_t = 200)]
+    warmup_requests: usize,
+    /// Where to write `<name>.json` and `<name>.md`.
+    #[arg(long, default_value = "target/loadgen")]
+    out_dir: PathBuf,
+    /// Report name.
+    #[arg(long, default_value = "execute")]
+    name: String,
+    /// A label for the report, e.g. "embedded" or "distributed".
+    #[arg(long, default_value = "embedded")]
+    mode: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Phase {
+    clients: usize,
+    requests: usize,
+    errors: usize,
+    elapsed_seconds: f64,
+    requests_per_second: f64,
+    latency_ms: Percentiles,
+}
+
+#[derive(Debug, Serialize)]
+struct Percentiles {
+    min: f64,
+    p50: f64,
+    p90: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    mode: String,
+    url: String,
+    agent: String,
+    input_bytes: usize,
+    started_at: String,
+    machine: String,
+    sequential: Phase,
+    concurrent: Phase,
+}
+
+struct Target {
+    client: reqwest::Client,
+    execute_url: String,
+    token: String,
+    agent_id: String,
+    input: String,
+}
+
+impl Target {
+    /// One task; Ok(latency) when the response is a success with the right stdout.
+    async fn execute(&self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let response = self
+            .client
+            .post(&self.execute_url)
+            .bearer_auth(&self.token)
+            .json(&json!({"agent_id": self.agent_id, "input": self.input}))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await?;
+        let elapsed = started.elapsed();
+        if !status.is_success() || body["stdout"] != self.input.as_str() {
+            bail!("unexpected response {status}: {body}");
+        }
+        Ok(elapsed)
+    }
+}
+
+fn percentiles(mut latencies: Vec<Duration>) -> Percentiles {
+    latencies.sort_unstable();
+    let milliseconds = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let at = |q: f64| {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        milliseconds(latencies[rank - 1])
+    };
+    let mean = if latencies.is_empty() {
+        0.0
+    } else {
+        latencies.iter().map(|latency| milliseconds(*latency)).sum::<f64>() / latencies.len() as f64
+    };
+    Percentiles {
+        min: at(0.0),
+        p50: at(0.50),
+        p90: at(0.90),
+        p95: at(0.95),
+        p99: at(0.99),
+        max: latencies.last().map_or(0.0, |latency| milliseconds(*latency)),
+        mean,
+    }
+}
+
+async fn setup(arguments: &Arguments) -> anyhow::Result<Target> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(arguments.concurrency.max(1) * 2)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let api = format!("{}/api/v1", arguments.url.trim_end_matches('/'));
+    let username = format!("loadgen{}", std::process::id());
+    let registered: serde_json::Value = client
+        .post(format!("{api}/auth/register"))
+        .json(&json!({"username": username, "password": "load generator password"}))
+        .send()
+        .await
+        .context("failed to reach the gateway")?
+        .json()
+        .await?;
+    let token = registered["token"]
+        .as_str()
+        .with_context(|| format!("registration failed: {registered}"))?
+        .to_owned();
+    let found: serde_json::Value = client
+        .get(format!("{api}/agents/search"))
+        .query(&[("q", arguments.agent.as_str()), ("limit", "100")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let agent_id = found["agents"]
+        .as_array()
+        .and_then(|agents| agents.iter().find(|agent| agent["name"] == arguments.agent.as_str()))
+        .and_then(|agent| agent["id"].as_str())
+        .with_context(|| format!("no agent named `{}` in the marketplace", arguments.agent))?
+        .to_owned();
+    let input: String = "abcdefghijklmnopqrstuvwxyz0123456789".chars().cycle().take(arguments.input_bytes).collect();
+    Ok(Target {
+        client,
+        execute_url: format!("{api}/tasks/execute"),
+        token,
+        agent_id,
+        input,
+    })
+}
+
+async fn sequential(target: &Target, requests: usize) -> Phase {
+    let mut latencies = Vec::with_capacity(requests);
+    let mut errors = 0;
+    let started = Instant::now();
+    for _ in 0..requests {
+        match target.execute().await {
+            Ok(latency) => latencies.push(latency),
+            Err(error) => {
+                errors += 1;
+                if errors <= 3 {
+                    eprintln!("error: {error:#}");
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Phase {
+        clients: 1,
+        requests: latencies.len(),
+        errors,
+        elapsed_seconds: elapsed,
+        requests_per_second: latencies.len() as f64 / elapsed,
+        latency_ms: percentiles(latencies),
+    }
+}
+
+async fn concurrent(target: Arc<Target>, clients: usize, duration: Duration) -> Phase {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut handles = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let target = target.clone();
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                match target.execute().await {
+                    Ok(latency) => latencies.push(latency),
+                    Err(error) => {
+                        errors += 1;
+                        if errors <= 3 {
+                            eprintln!("error: {error:#}");
+                        }
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for handle in handles {
+        if let Ok((client_latencies, client_errors)) = handle.await {
+            latencies.extend(client_latencies);
+            errors += client_errors;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Phase {
+        clients,
+        requests: latencies.len(),
+        errors,
+        elapsed_seconds: elapsed,
+        requests_per_second: latencies.len() as f64 / elapsed,
+        latency_ms: percentiles(latencies),
+    }
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores, {model}")
+}
+
+fn markdown(report: &Report) -> String {
+    let row = |name: &str, phase: &Phase| {
+        format!(
+            "| {name} | {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            phase.clients,
+            phase.requests,
+            phase.errors,
+            phase.requests_per_second,
+            phase.latency_ms.p50,
+            phase.latency_ms.p95,
+            phase.latency_ms.p99,
+            phase.latency_ms.max
+        )
+    };
+    format!(
+        "# `POST /tasks/execute` on `{agent}` ({mode})\n\n{started} — {machine} — {input} bytes of input — {url}\n\n\
+         | phase | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms |\n\
+         |---|---|---|---|---|---|---|---|---|\n{sequential}{concurrent}",
+        agent = report.agent,
+        mode = report.mode,
+        started = report.started_at,
+        machine = report.machine,
+        input = report.input_bytes,
+        url = report.url,
+        sequential = row("sequential", &report.sequential),
+        concurrent = row("concurrent", &report.concurrent),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    let target = Arc::new(setup(&arguments).await?);
+    for _ in 0..arguments.warmup_requests {
+        target.execute().await.context("warm-up request failed")?;
+    }
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let sequential = sequential(&target, arguments.sequential_requests).await;
+    let concurrent = concurrent(target.clone(), arguments.concurrency, Duration::from_secs(arguments.duration_secs)).await;
+    let report = Report {
+        mode: arguments.mode.clone(),
+        url: arguments.url.clone(),
+        agent: arguments.agent.clone(),
+        input_bytes: arguments.input_bytes,
+        started_at,
+        machine: machine(),
+        sequential,
+        concurrent,
+    };
+    std::fs::create_dir_all(&arguments.out_dir)?;
+    let json_path = arguments.out_dir.join(format!("{}.json", arguments.name));
+    let markdown_path = arguments.out_dir.join(format!("{}.md", arguments.name));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(&markdown_path, markdown(&report))?;
+    print!("{}", markdown(&report));
+    println!("\nwritten: {} and {}", json_path.display(), markdown_path.display());
+    if report.sequential.errors + report.concurrent.errors > 0 {
+        bail!("{} requests failed", report.sequential.errors + report.concurrent.errors);
+    }
+    Ok(())
+}
