@@ -7,6 +7,7 @@
 //! every implementation.
 
 mod blob;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use bazaar_domain::{
 use chrono::{DateTime, Utc};
 
 pub use blob::{BlobError, BlobStore, LocalBlobStore};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A store operation failed.
