@@ -167,7 +167,8 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/file.db`; by default `bazaar.db` in the data directory.
+    /// `sqlite://path/file.db` or `postgres://user@host:5432/database`; by default
+    /// `bazaar.db` in the data directory.
     pub url: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies};
 use bazaar_queue::{InProcessQueue, TaskQueue};
 use bazaar_results::{ResultsConfig, ResultsService};
 use bazaar_sandbox::Sandbox;
-use bazaar_storage::{LocalBlobStore, SqliteStore};
+use bazaar_storage::LocalBlobStore;
 use bazaar_worker::{Worker, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -93,14 +93,14 @@ async fn start_embedded(config: Config) -> anyhow::Result<RunningApp> {
                 config.data_dir.display()
             )
         })?;
-    let store = Arc::new(SqliteStore::open(&config.database_url()).await?);
+    let database = bazaar_storage::open_database(&config.database_url()).await?;
     let blobs = Arc::new(LocalBlobStore::open(config.blob_directory()).await?);
     let queue: Arc<dyn TaskQueue> = Arc::new(InProcessQueue::new(
         config.queue.capacity,
         config.queue.delivery_limit,
     ));
     let sandbox = Sandbox::new(config.sandbox.to_sandbox_config())?;
-    let results = ResultsService::new(store.clone(), ResultsConfig::default());
+    let results = ResultsService::new(database.results.clone(), ResultsConfig::default());
     let worker = Worker::new(
         sandbox.clone(),
         blobs.clone(),
@@ -111,10 +111,10 @@ async fn start_embedded(config: Config) -> anyhow::Result<RunningApp> {
     );
     let gateway = AppState::new(
         GatewayDependencies {
-            accounts: store.clone(),
-            agents: store.clone(),
-            tasks: store.clone(),
-            database_health: store.clone(),
+            accounts: database.accounts.clone(),
+            agents: database.agents.clone(),
+            tasks: database.tasks.clone(),
+            database_health: database.health.clone(),
             blobs: blobs.clone(),
             queue: queue.clone(),
             results: results.clone(),

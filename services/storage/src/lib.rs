@@ -164,3 +164,53 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), None);
     }
 }
+
+/// Every database store, from one backend.
+#[derive(Clone)]
+pub struct DatabaseStores {
+    pub accounts: std::sync::Arc<dyn AccountStore>,
+    pub agents: std::sync::Arc<dyn AgentStore>,
+    pub tasks: std::sync::Arc<dyn TaskStore>,
+    pub results: std::sync::Arc<dyn ResultStore>,
+    pub health: std::sync::Arc<dyn HealthCheck>,
+}
+
+impl std::fmt::Debug for DatabaseStores {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("DatabaseStores")
+    }
+}
+
+impl DatabaseStores {
+    fn from_backend<B>(backend: B) -> Self
+    where
+        B: AccountStore + AgentStore + TaskStore + ResultStore + HealthCheck,
+    {
+        let backend = std::sync::Arc::new(backend);
+        DatabaseStores {
+            accounts: backend.clone(),
+            agents: backend.clone(),
+            tasks: backend.clone(),
+            results: backend.clone(),
+            health: backend,
+        }
+    }
+}
+
+/// Opens the database a URL names — `sqlite://…` or `postgres://…` (`postgresql://…`) —
+/// and brings its schema up to date.
+pub async fn open_database(url: &str) -> anyhow::Result<DatabaseStores> {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(DatabaseStores::from_backend(SqliteStore::open(url).await?)),
+        "postgres" | "postgresql" => Ok(DatabaseStores::from_backend(
+            PostgresStore::open(url).await?,
+        )),
+        _ => anyhow::bail!(
+            "unsupported database url `{scheme}://…`: use sqlite://path or postgres://user@host/database"
+        ),
+    }
+}
