@@ -36,3 +36,5 @@ elif command -v rabbitmq-server >/dev/null 2>&1; then
 else
     echo "services.sh: RabbitMQ is not installed; its tests will skip (or fail under CI)" >&2
 fi
+
+"$(dirname "$0")/s3.sh"

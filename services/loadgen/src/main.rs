@@ -125,7 +125,11 @@ fn percentiles(mut latencies: Vec<Duration>) -> Percentiles {
     let mean = if latencies.is_empty() {
         0.0
     } else {
-        latencies.iter().map(|latency| milliseconds(*latency)).sum::<f64>() / latencies.len() as f64
+        latencies
+            .iter()
+            .map(|latency| milliseconds(*latency))
+            .sum::<f64>()
+            / latencies.len() as f64
     };
     Percentiles {
         min: at(0.0),
@@ -133,7 +137,9 @@ fn percentiles(mut latencies: Vec<Duration>) -> Percentiles {
         p90: at(0.90),
         p95: at(0.95),
         p99: at(0.99),
-        max: latencies.last().map_or(0.0, |latency| milliseconds(*latency)),
+        max: latencies
+            .last()
+            .map_or(0.0, |latency| milliseconds(*latency)),
         mean,
     }
 }
@@ -166,11 +172,19 @@ async fn setup(arguments: &Arguments) -> anyhow::Result<Target> {
         .await?;
     let agent_id = found["agents"]
         .as_array()
-        .and_then(|agents| agents.iter().find(|agent| agent["name"] == arguments.agent.as_str()))
+        .and_then(|agents| {
+            agents
+                .iter()
+                .find(|agent| agent["name"] == arguments.agent.as_str())
+        })
         .and_then(|agent| agent["id"].as_str())
         .with_context(|| format!("no agent named `{}` in the marketplace", arguments.agent))?
         .to_owned();
-    let input: String = "abcdefghijklmnopqrstuvwxyz0123456789".chars().cycle().take(arguments.input_bytes).collect();
+    let input: String = "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(arguments.input_bytes)
+        .collect();
     Ok(Target {
         client,
         execute_url: format!("{api}/tasks/execute"),
@@ -300,7 +314,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let started_at = chrono::Utc::now().to_rfc3339();
     let sequential = sequential(&target, arguments.sequential_requests).await;
-    let concurrent = concurrent(target.clone(), arguments.concurrency, Duration::from_secs(arguments.duration_secs)).await;
+    let concurrent = concurrent(
+        target.clone(),
+        arguments.concurrency,
+        Duration::from_secs(arguments.duration_secs),
+    )
+    .await;
     let report = Report {
         mode: arguments.mode.clone(),
         url: arguments.url.clone(),
@@ -317,9 +336,16 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
     std::fs::write(&markdown_path, markdown(&report))?;
     print!("{}", markdown(&report));
-    println!("\nwritten: {} and {}", json_path.display(), markdown_path.display());
+    println!(
+        "\nwritten: {} and {}",
+        json_path.display(),
+        markdown_path.display()
+    );
     if report.sequential.errors + report.concurrent.errors > 0 {
-        bail!("{} requests failed", report.sequential.errors + report.concurrent.errors);
+        bail!(
+            "{} requests failed",
+            report.sequential.errors + report.concurrent.errors
+        );
     }
     Ok(())
 }

@@ -168,6 +168,12 @@ impl TaskQueue for InProcessQueue {
         Ok(Box::new(self.results.consumer()))
     }
 
+    async fn consume_dead_tasks(
+        &self,
+    ) -> Result<Option<Box<dyn Consumer<TaskMessage>>>, QueueError> {
+        Ok(None)
+    }
+
     async fn check(&self) -> Result<(), QueueError> {
         Ok(())
     }

@@ -4,14 +4,17 @@
 //! [`ResultMessage`]s from a worker to the results service. Delivery is at least once: a
 //! consumer acknowledges a [`Delivery`] only after its work is safe elsewhere, and a rejected
 //! delivery comes back (up to the delivery limit). Embedded mode uses the in-process queue
-//! here; distributed mode uses RabbitMQ behind the same trait.
+//! here; distributed mode uses RabbitMQ behind the same trait (durable quorum queues, publisher
+//! confirms, a dead-letter queue for messages past the delivery limit).
 
 mod in_process;
+mod rabbitmq;
 
 use async_trait::async_trait;
 use bazaar_domain::{ResultMessage, TaskMessage};
 
 pub use in_process::InProcessQueue;
+pub use rabbitmq::{RabbitMqConfig, RabbitMqQueue};
 
 /// A queue operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,14 @@ pub trait TaskQueue: Send + Sync + 'static {
 
     /// Starts consuming results (the results service).
     async fn consume_results(&self) -> Result<Box<dyn Consumer<ResultMessage>>, QueueError>;
+
+    /// Starts consuming the tasks that were given up: rejected without requeue, or past the
+    /// delivery limit (a task that keeps killing workers). The results service records a
+    /// failed result for each, so that no task stays queued forever. `None` when the backend
+    /// has no dead-letter queue (the in-process queue drops such tasks with an error log).
+    async fn consume_dead_tasks(
+        &self,
+    ) -> Result<Option<Box<dyn Consumer<TaskMessage>>>, QueueError>;
 
     /// Whether the queue can be reached; used by readiness checks.
     async fn check(&self) -> Result<(), QueueError>;

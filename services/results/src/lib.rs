@@ -5,6 +5,8 @@
 //! after the commit, and wakes whoever waits for them. Readers reach it through
 //! [`ResultsClient`]: in-process in embedded mode, over gRPC in distributed mode.
 
+pub mod grpc;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -8,6 +8,7 @@
 
 mod blob;
 mod postgres;
+mod s3;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 pub use blob::{BlobError, BlobStore, LocalBlobStore};
 pub use postgres::PostgresStore;
+pub use s3::S3BlobStore;
 pub use sqlite::SqliteStore;
 
 /// A store operation failed.

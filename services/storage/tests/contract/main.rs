@@ -4,10 +4,12 @@
 //! which backend they got, so each backend must behave exactly alike. The tests here are
 //! written once, against the traits only, as `async fn(Backend)` in the modules below;
 //! `store_contract_tests!` and `blob_contract_tests!` turn each of them into one `#[test]`
-//! per backend. Adding a backend (S3, say) takes one constructor in `backends` and one
-//! macro line at the bottom of this file.
+//! per backend. Adding a backend takes one constructor in `backends` and one macro line at
+//! the bottom of this file. What only one backend promises is tested beside it
+//! (`s3_objects`).
 //!
-//! Backends that need a server (PostgreSQL) find it from the environment; see `backends`.
+//! Backends that need a server (PostgreSQL, S3) find it from the environment; see
+//! `backends`.
 //! Without one they skip loudly, except under `CI`, where they fail.
 
 mod backends;
@@ -19,6 +21,7 @@ mod blobs;
 mod health;
 mod listing;
 mod results;
+mod s3_objects;
 mod search;
 mod tasks;
 
@@ -166,3 +169,4 @@ macro_rules! contract_tests {
 store_contract_tests!(sqlite, crate::backends::sqlite);
 store_contract_tests!(postgres, crate::backends::postgres);
 blob_contract_tests!(local, crate::backends::local_blobs);
+blob_contract_tests!(s3, crate::backends::s3_blobs);
