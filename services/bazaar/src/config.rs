@@ -80,6 +80,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub blobs: BlobsConfig,
     pub queue: QueueConfig,
+    pub results: ResultsSettings,
     pub sandbox: SandboxSettings,
     pub worker: WorkerSettings,
     pub limits: LimitsConfig,
@@ -97,6 +98,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             blobs: BlobsConfig::default(),
             queue: QueueConfig::default(),
+            results: ResultsSettings::default(),
             sandbox: SandboxSettings::default(),
             worker: WorkerSettings::default(),
             limits: LimitsConfig::default(),
@@ -129,10 +131,57 @@ impl Config {
     }
 
     /// Where local binaries go: the configured directory, or `blobs/` in the data directory.
+    /// (`s3://` URLs are handled apart.)
     pub fn blob_directory(&self) -> PathBuf {
         match &self.blobs.url {
             Some(url) => PathBuf::from(url.strip_prefix("file://").unwrap_or(url)),
             None => self.data_dir.join("blobs"),
+        }
+    }
+
+    /// What this configuration lacks for its target: a process that runs one service talks to
+    /// the others through PostgreSQL, RabbitMQ, S3 and gRPC, never through embedded backends.
+    pub fn check_distributed(&self) -> Result<(), String> {
+        let needs = |what: bool, key: &str, example: &str| {
+            if what {
+                Err(format!(
+                    "target `{}` needs `{key}` ({example})",
+                    self.target
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let is_sqlite = self
+            .database
+            .url
+            .as_deref()
+            .is_none_or(|url| url.starts_with("sqlite:"));
+        let is_local_blobs = self
+            .blobs
+            .url
+            .as_deref()
+            .is_none_or(|url| !url.starts_with("s3://"));
+        match self.target {
+            Target::All => Ok(()),
+            Target::Gateway => {
+                needs(self.queue.url.is_none(), "queue.url", "amqp://…")?;
+                needs(is_sqlite, "database.url", "postgres://…")?;
+                needs(is_local_blobs, "blobs.url", "s3://bucket")?;
+                needs(
+                    self.results.url.is_none(),
+                    "results.url",
+                    "http://host:50051",
+                )
+            }
+            Target::Worker => {
+                needs(self.queue.url.is_none(), "queue.url", "amqp://…")?;
+                needs(is_local_blobs, "blobs.url", "s3://bucket")
+            }
+            Target::Results => {
+                needs(self.queue.url.is_none(), "queue.url", "amqp://…")?;
+                needs(is_sqlite, "database.url", "postgres://…")
+            }
         }
     }
 }
@@ -173,18 +222,54 @@ pub struct DatabaseConfig {
 }
 
 /// Where agent binaries are stored.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlobsConfig {
-    /// A local directory (`file:///path` or a plain path); by default `blobs/` in the data
-    /// directory.
+    /// `s3://bucket` (endpoint, region and credentials from the standard `AWS_*`
+    /// variables), or a local directory (`file:///path` or a plain path); by default
+    /// `blobs/` in the data directory.
     pub url: Option<String>,
+    /// Create the S3 bucket at start-up when it is missing.
+    pub create_bucket: bool,
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        BlobsConfig {
+            url: None,
+            create_bucket: true,
+        }
+    }
+}
+
+/// The results service's gRPC side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsSettings {
+    /// Where `--target results` serves gRPC.
+    pub listen: SocketAddr,
+    /// Where `--target gateway` finds the results service (`http://host:port`).
+    pub url: Option<String>,
+}
+
+impl Default for ResultsSettings {
+    fn default() -> Self {
+        ResultsSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            url: None,
+        }
+    }
 }
 
 /// The task queue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
+    /// `amqp://user:password@host:5672/vhost` for RabbitMQ; unset means the in-process queue
+    /// (embedded mode only).
+    pub url: Option<String>,
+    /// Prefix of the RabbitMQ queue names (`<prefix>.tasks`, `<prefix>.results`, …).
+    pub prefix: String,
     /// Tasks (and results) the in-process queue holds before new tasks get 503.
     pub capacity: usize,
     /// Deliveries of one message before it is given up.
@@ -194,6 +279,8 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
+            url: None,
+            prefix: "bazaar".to_owned(),
             capacity: 10_000,
             delivery_limit: 5,
         }
@@ -360,6 +447,24 @@ mod tests {
         let error = Target::from_str("everything").unwrap_err();
         assert!(error.contains("all, gateway, worker, results"), "{error}");
         assert_eq!(Target::from_str("worker"), Ok(Target::Worker));
+    }
+
+    #[test]
+    fn a_single_service_target_needs_the_distributed_backends() {
+        let mut config = Config::embedded(Path::new("/tmp/x"));
+        config.target = Target::Worker;
+        let error = config.check_distributed().unwrap_err();
+        assert!(error.contains("queue.url"), "{error}");
+        config.queue.url = Some("amqp://localhost".to_owned());
+        config.blobs.url = Some("s3://agents".to_owned());
+        assert_eq!(config.check_distributed(), Ok(()));
+        config.target = Target::Gateway;
+        assert!(
+            config
+                .check_distributed()
+                .unwrap_err()
+                .contains("database.url")
+        );
     }
 
     #[test]

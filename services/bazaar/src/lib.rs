@@ -3,7 +3,10 @@
 //!
 //! `bazaar --target all` (the default) runs the gateway, a worker and the results service in
 //! one process with embedded backends, the way Grafana Loki's `-target=all` does; each
-//! other target runs one service. Tests start the real thing through [`start`].
+//! other target runs one service against PostgreSQL, RabbitMQ, S3 and the results service's
+//! gRPC. Backends are chosen by URL: `sqlite://` or `postgres://`, an `amqp://` queue or the
+//! in-process one, `s3://` or a local directory. Tests start the real thing through
+//! [`start`].
 
 pub mod config;
 mod seed;
@@ -14,10 +17,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies};
-use bazaar_queue::{InProcessQueue, TaskQueue};
-use bazaar_results::{ResultsConfig, ResultsService};
+use bazaar_queue::{InProcessQueue, RabbitMqConfig, RabbitMqQueue, TaskQueue};
+use bazaar_results::grpc::GrpcResultsClient;
+use bazaar_results::{ResultsClient, ResultsConfig, ResultsService};
 use bazaar_sandbox::Sandbox;
-use bazaar_storage::LocalBlobStore;
+use bazaar_storage::{BlobStore, LocalBlobStore, S3BlobStore};
 use bazaar_worker::{Worker, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,11 +31,11 @@ use crate::config::{Config, Target};
 
 /// A running Bazaar process: its services and how to stop them.
 pub struct RunningApp {
-    http_address: SocketAddr,
-    gateway: AppState,
-    http: Service,
-    worker: Service,
-    results: Service,
+    http_address: Option<SocketAddr>,
+    grpc_address: Option<SocketAddr>,
+    gateway: Option<AppState>,
+    /// In shutdown order: HTTP, worker, results consumer, gRPC.
+    services: Vec<Service>,
     ended: mpsc::UnboundedReceiver<(&'static str, anyhow::Result<()>)>,
 }
 
@@ -43,9 +47,19 @@ struct Service {
 }
 
 impl RunningApp {
-    /// Where the REST API listens.
+    /// Where the REST API listens. Panics when this process runs no gateway.
     pub fn http_address(&self) -> SocketAddr {
+        self.http_address.expect("this process runs no gateway")
+    }
+
+    /// Where the REST API listens, if this process runs the gateway.
+    pub fn http_address_if_any(&self) -> Option<SocketAddr> {
         self.http_address
+    }
+
+    /// Where the results service serves gRPC, if this process runs it alone.
+    pub fn grpc_address(&self) -> Option<SocketAddr> {
+        self.grpc_address
     }
 
     /// Resolves when a service stops by itself, which only happens when it fails; says which.
@@ -61,8 +75,10 @@ impl RunningApp {
     /// runs included, so the worker and the results service keep going meanwhile), then let
     /// the worker finish its runs, then let the results service store what they produced.
     pub async fn shutdown(self) {
-        self.gateway.stop_accepting();
-        for service in [self.http, self.worker, self.results] {
+        if let Some(gateway) = &self.gateway {
+            gateway.stop_accepting();
+        }
+        for service in self.services {
             service.stop.cancel();
             if tokio::time::timeout(Duration::from_secs(60), service.handle)
                 .await
@@ -76,90 +92,171 @@ impl RunningApp {
 
 /// Starts the services `config.target` names and returns once they accept work.
 pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
-    match config.target {
-        Target::All => start_embedded(config).await,
-        other => anyhow::bail!(
-            "target `{other}` runs one service against PostgreSQL, RabbitMQ and S3, which this build does not support yet; use `--target all`"
-        ),
+    config
+        .check_distributed()
+        .map_err(|error| anyhow::anyhow!(error))?;
+    let target = config.target;
+    let runs_gateway = matches!(target, Target::All | Target::Gateway);
+    let runs_worker = matches!(target, Target::All | Target::Worker);
+    let runs_results = matches!(target, Target::All | Target::Results);
+
+    if target == Target::All {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to create the data directory {}",
+                    config.data_dir.display()
+                )
+            })?;
+    }
+    let queue = open_queue(&config).await?;
+    let database = if runs_gateway || runs_results {
+        Some(bazaar_storage::open_database(&config.database_url()).await?)
+    } else {
+        None
+    };
+    let blobs = if runs_gateway || runs_worker {
+        Some(open_blobs(&config).await?)
+    } else {
+        None
+    };
+    let sandbox = if runs_gateway || runs_worker {
+        Some(Sandbox::new(config.sandbox.to_sandbox_config())?)
+    } else {
+        None
+    };
+    let results = database
+        .as_ref()
+        .filter(|_| runs_results)
+        .map(|database| ResultsService::new(database.results.clone(), ResultsConfig::default()));
+
+    let (ended_sender, ended) = mpsc::unbounded_channel();
+    let mut services = Vec::new();
+    let mut http_address = None;
+    let mut grpc_address = None;
+    let mut gateway_state = None;
+
+    if let (true, Some(database), Some(blobs), Some(sandbox)) =
+        (runs_gateway, &database, &blobs, &sandbox)
+    {
+        let results_client: Arc<dyn ResultsClient> = match (&results, &config.results.url) {
+            (Some(results), _) => results.clone(),
+            (None, Some(url)) => Arc::new(GrpcResultsClient::new(url)?),
+            (None, None) => anyhow::bail!("the gateway needs `results.url`"),
+        };
+        let gateway = AppState::new(
+            GatewayDependencies {
+                accounts: database.accounts.clone(),
+                agents: database.agents.clone(),
+                tasks: database.tasks.clone(),
+                database_health: database.health.clone(),
+                blobs: blobs.clone(),
+                queue: queue.clone(),
+                results: results_client,
+                sandbox: sandbox.clone(),
+            },
+            gateway_config(&config),
+        );
+        if config.seed_examples {
+            seed::publish_examples(&gateway)
+                .await
+                .context("failed to publish the example agents")?;
+        }
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.http.listen))?;
+        http_address = Some(listener.local_addr()?);
+        let router = bazaar_gateway::router(gateway.clone());
+        services.push(spawn_service(
+            "gateway",
+            &ended_sender,
+            move |stop| async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("the HTTP server failed")
+            },
+        ));
+        gateway_state = Some(gateway);
+    }
+    if let (true, Some(blobs), Some(sandbox)) = (runs_worker, &blobs, &sandbox) {
+        let worker = Worker::new(
+            sandbox.clone(),
+            blobs.clone(),
+            WorkerConfig {
+                concurrency: config.worker.concurrency,
+                max_attempts: config.worker.max_attempts,
+            },
+        );
+        let queue = queue.clone();
+        services.push(spawn_service("worker", &ended_sender, move |stop| {
+            worker.run(queue, stop)
+        }));
+    }
+    if let Some(results) = results {
+        let consumer = results.clone();
+        let queue = queue.clone();
+        services.push(spawn_service("results", &ended_sender, move |stop| {
+            consumer.run(queue, stop)
+        }));
+        if target == Target::Results {
+            let listener = tokio::net::TcpListener::bind(config.results.listen)
+                .await
+                .with_context(|| format!("failed to listen on {}", config.results.listen))?;
+            grpc_address = Some(listener.local_addr()?);
+            services.push(spawn_service("results gRPC", &ended_sender, move |stop| {
+                bazaar_results::grpc::serve(results, listener, stop)
+            }));
+        }
+    }
+    tracing::info!(
+        target = %target,
+        http = ?http_address,
+        grpc = ?grpc_address,
+        "bazaar is running"
+    );
+    Ok(RunningApp {
+        http_address,
+        grpc_address,
+        gateway: gateway_state,
+        services,
+        ended,
+    })
+}
+
+async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn TaskQueue>> {
+    match &config.queue.url {
+        None => Ok(Arc::new(InProcessQueue::new(
+            config.queue.capacity,
+            config.queue.delivery_limit,
+        ))),
+        Some(url) => {
+            let queue = RabbitMqQueue::connect(
+                url,
+                RabbitMqConfig {
+                    prefix: config.queue.prefix.clone(),
+                    prefetch: u16::try_from(config.worker.concurrency).unwrap_or(u16::MAX),
+                    delivery_limit: config.queue.delivery_limit,
+                    ..RabbitMqConfig::default()
+                },
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to connect to RabbitMQ: {error}"))?;
+            Ok(Arc::new(queue))
+        }
     }
 }
 
-async fn start_embedded(config: Config) -> anyhow::Result<RunningApp> {
-    tokio::fs::create_dir_all(&config.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
-    let database = bazaar_storage::open_database(&config.database_url()).await?;
-    let blobs = Arc::new(LocalBlobStore::open(config.blob_directory()).await?);
-    let queue: Arc<dyn TaskQueue> = Arc::new(InProcessQueue::new(
-        config.queue.capacity,
-        config.queue.delivery_limit,
-    ));
-    let sandbox = Sandbox::new(config.sandbox.to_sandbox_config())?;
-    let results = ResultsService::new(database.results.clone(), ResultsConfig::default());
-    let worker = Worker::new(
-        sandbox.clone(),
-        blobs.clone(),
-        WorkerConfig {
-            concurrency: config.worker.concurrency,
-            max_attempts: config.worker.max_attempts,
-        },
-    );
-    let gateway = AppState::new(
-        GatewayDependencies {
-            accounts: database.accounts.clone(),
-            agents: database.agents.clone(),
-            tasks: database.tasks.clone(),
-            database_health: database.health.clone(),
-            blobs: blobs.clone(),
-            queue: queue.clone(),
-            results: results.clone(),
-            sandbox,
-        },
-        gateway_config(&config),
-    );
-    if config.seed_examples {
-        seed::publish_examples(&gateway)
-            .await
-            .context("failed to publish the example agents")?;
+async fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    match config.blobs.url.as_deref() {
+        Some(url) if url.starts_with("s3://") => Ok(Arc::new(
+            S3BlobStore::open(url, config.blobs.create_bucket).await?,
+        )),
+        _ => Ok(Arc::new(
+            LocalBlobStore::open(config.blob_directory()).await?,
+        )),
     }
-
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("failed to listen on {}", config.http.listen))?;
-    let http_address = listener.local_addr()?;
-    let (ended_sender, ended) = mpsc::unbounded_channel();
-
-    let results_service = spawn_service("results", &ended_sender, {
-        let queue = queue.clone();
-        move |stop| results.run(queue, stop)
-    });
-    let worker_service = spawn_service("worker", &ended_sender, {
-        let queue = queue.clone();
-        move |stop| worker.run(queue, stop)
-    });
-    let http_service = spawn_service("gateway", &ended_sender, {
-        let router = bazaar_gateway::router(gateway.clone());
-        move |stop| async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .context("the HTTP server failed")
-        }
-    });
-    tracing::info!(%http_address, data_dir = %config.data_dir.display(), "bazaar is running (target all, embedded)");
-    Ok(RunningApp {
-        http_address,
-        gateway,
-        http: http_service,
-        worker: worker_service,
-        results: results_service,
-        ended,
-    })
 }
 
 fn spawn_service<F, Fut>(

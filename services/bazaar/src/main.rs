@@ -56,10 +56,13 @@ async fn main() -> anyhow::Result<()> {
     init_logging(&config.log)?;
 
     let mut app = bazaar::start(config).await?;
-    println!(
-        "Bazaar is running: API at http://{0}/api/v1, docs at http://{0}/docs",
-        app.http_address()
-    );
+    match (app.http_address_if_any(), app.grpc_address()) {
+        (Some(http), _) => {
+            println!("Bazaar is running: API at http://{http}/api/v1, docs at http://{http}/docs")
+        }
+        (None, Some(grpc)) => println!("Bazaar results service is running: gRPC at http://{grpc}"),
+        (None, None) => println!("Bazaar worker is running"),
+    }
     tokio::select! {
         signal = shutdown_signal() => {
             signal?;

@@ -1,6 +1,6 @@
 //! The marketplace: publishing, listing, searching and describing agents.
 
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use bazaar_domain::{
     AgentChanges, AgentFilter, AgentId, AgentName, AgentSort, AgentStatus, Capabilities,
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedUser, Json, Path, Query};
+use crate::extract::{AuthenticatedUser, Json, Multipart, Path, Query};
 use crate::state::AppState;
 use crate::views::{AgentListView, AgentView, SearchView, StatsView};
 
@@ -139,7 +139,7 @@ pub async fn publish_agent(
 pub async fn upload_agent(
     State(state): State<AppState>,
     user: AuthenticatedUser,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
     let mut metadata: Option<Bytes> = None;
     let mut binary: Option<Bytes> = None;

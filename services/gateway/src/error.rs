@@ -149,7 +149,7 @@ impl From<QueueError> for ApiError {
 
 /// Builds API errors for request extractors whose rejections would otherwise be plain text.
 pub(crate) mod rejections {
-    use axum::extract::multipart::MultipartError;
+    use axum::extract::multipart::{MultipartError, MultipartRejection};
     use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
     use bazaar_domain::ErrorCode;
 
@@ -180,6 +180,15 @@ pub(crate) mod rejections {
     impl From<PathRejection> for ApiError {
         fn from(rejection: PathRejection) -> Self {
             ApiError::bad_request(rejection.body_text())
+        }
+    }
+
+    impl From<MultipartRejection> for ApiError {
+        fn from(rejection: MultipartRejection) -> Self {
+            ApiError::bad_request(format!(
+                "expected a multipart/form-data body with `metadata` and `binary` parts: {}",
+                rejection.body_text()
+            ))
         }
     }
 

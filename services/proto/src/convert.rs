@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use bazaar_domain::{AgentId, ParseError, ResultStatus, Sha256, TaskId, TaskMessage, TaskResult, UserId};
+use bazaar_domain::{
+    AgentId, ParseError, ResultStatus, Sha256, TaskId, TaskMessage, TaskResult, UserId,
+};
 use chrono::{DateTime, Utc};
 
 use crate::v1;
@@ -59,7 +61,9 @@ impl TryFrom<v1::ResultStatus> for ResultStatus {
             v1::ResultStatus::Succeeded => Ok(ResultStatus::Succeeded),
             v1::ResultStatus::Failed => Ok(ResultStatus::Failed),
             v1::ResultStatus::TimedOut => Ok(ResultStatus::TimedOut),
-            v1::ResultStatus::Unspecified => Err(WireError::Invalid("result status is unspecified")),
+            v1::ResultStatus::Unspecified => {
+                Err(WireError::Invalid("result status is unspecified"))
+            }
         }
     }
 }
@@ -164,7 +168,8 @@ mod tests {
     fn a_result_survives_the_wire_unchanged() {
         let result = sample_result();
         let bytes = v1::TaskResult::from(&result).encode_to_vec();
-        let decoded = TaskResult::try_from(v1::TaskResult::decode(bytes.as_slice()).unwrap()).unwrap();
+        let decoded =
+            TaskResult::try_from(v1::TaskResult::decode(bytes.as_slice()).unwrap()).unwrap();
         assert_eq!(decoded, result);
     }
 
@@ -179,7 +184,8 @@ mod tests {
             timeout_ms: 1500,
         };
         let bytes = v1::TaskMessage::from(&task).encode_to_vec();
-        let decoded = TaskMessage::try_from(v1::TaskMessage::decode(bytes.as_slice()).unwrap()).unwrap();
+        let decoded =
+            TaskMessage::try_from(v1::TaskMessage::decode(bytes.as_slice()).unwrap()).unwrap();
         assert_eq!(decoded, task);
     }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bazaar_domain::{AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultStatus, TaskId, TaskResult, UserId};
+use bazaar_domain::{
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultStatus, TaskId, TaskResult, UserId,
+};
 use bazaar_proto::{from_micros, to_micros, v1};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -52,7 +54,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tonic::transport::Server::builder()
-        .add_service(v1::results_server::ResultsServer::new(GrpcResults { service }))
+        .add_service(v1::results_server::ResultsServer::new(GrpcResults {
+            service,
+        }))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown.cancelled_owned(),
@@ -73,15 +77,25 @@ fn result_response(result: Option<TaskResult>) -> Response<v1::GetResultResponse
 
 #[async_trait]
 impl v1::results_server::Results for GrpcResults {
-    async fn get_result(&self, request: Request<v1::GetResultRequest>) -> Result<Response<v1::GetResultResponse>, Status> {
+    async fn get_result(
+        &self,
+        request: Request<v1::GetResultRequest>,
+    ) -> Result<Response<v1::GetResultResponse>, Status> {
         let request = request.into_inner();
         let task_id = TaskId::parse(&request.task_id).map_err(invalid)?;
         let owner = UserId::parse(&request.owner_id).map_err(invalid)?;
-        let result = self.service.get(&task_id, &owner).await.map_err(status_of)?;
+        let result = self
+            .service
+            .get(&task_id, &owner)
+            .await
+            .map_err(status_of)?;
         Ok(result_response(result))
     }
 
-    async fn list_results(&self, request: Request<v1::ListResultsRequest>) -> Result<Response<v1::ListResultsResponse>, Status> {
+    async fn list_results(
+        &self,
+        request: Request<v1::ListResultsRequest>,
+    ) -> Result<Response<v1::ListResultsResponse>, Status> {
         let request = request.into_inner();
         let status = match v1::ResultStatus::try_from(request.status) {
             Ok(v1::ResultStatus::Unspecified) => None,
@@ -90,7 +104,12 @@ impl v1::results_server::Results for GrpcResults {
         };
         let filter = ResultFilter {
             owner: UserId::parse(&request.owner_id).map_err(invalid)?,
-            agent_id: request.agent_id.as_deref().map(AgentId::parse).transpose().map_err(invalid)?,
+            agent_id: request
+                .agent_id
+                .as_deref()
+                .map(AgentId::parse)
+                .transpose()
+                .map_err(invalid)?,
             status,
             limit: request.limit.clamp(1, 1000),
             offset: request.offset,
@@ -102,16 +121,26 @@ impl v1::results_server::Results for GrpcResults {
         }))
     }
 
-    async fn wait_for_result(&self, request: Request<v1::WaitForResultRequest>) -> Result<Response<v1::GetResultResponse>, Status> {
+    async fn wait_for_result(
+        &self,
+        request: Request<v1::WaitForResultRequest>,
+    ) -> Result<Response<v1::GetResultResponse>, Status> {
         let request = request.into_inner();
         let task_id = TaskId::parse(&request.task_id).map_err(invalid)?;
         let owner = UserId::parse(&request.owner_id).map_err(invalid)?;
         let timeout = Duration::from_millis(request.timeout_ms).min(MAX_WAIT);
-        let result = self.service.wait(&task_id, &owner, timeout).await.map_err(status_of)?;
+        let result = self
+            .service
+            .wait(&task_id, &owner, timeout)
+            .await
+            .map_err(status_of)?;
         Ok(result_response(result))
     }
 
-    async fn agent_stats(&self, request: Request<v1::AgentStatsRequest>) -> Result<Response<v1::AgentStatsResponse>, Status> {
+    async fn agent_stats(
+        &self,
+        request: Request<v1::AgentStatsRequest>,
+    ) -> Result<Response<v1::AgentStatsResponse>, Status> {
         let agent_id = AgentId::parse(&request.into_inner().agent_id).map_err(invalid)?;
         let stats = self.service.stats(&agent_id).await.map_err(status_of)?;
         Ok(Response::new(v1::AgentStatsResponse {
@@ -172,7 +201,11 @@ fn decode(result: Option<v1::TaskResult>) -> Result<Option<TaskResult>, ResultsE
 
 #[async_trait]
 impl ResultsClient for GrpcResultsClient {
-    async fn get(&self, task_id: &TaskId, owner: &UserId) -> Result<Option<TaskResult>, ResultsError> {
+    async fn get(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<Option<TaskResult>, ResultsError> {
         let response = self
             .client
             .clone()
@@ -192,7 +225,10 @@ impl ResultsClient for GrpcResultsClient {
             .list_results(v1::ListResultsRequest {
                 owner_id: filter.owner.to_string(),
                 agent_id: filter.agent_id.as_ref().map(ToString::to_string),
-                status: filter.status.map_or(v1::ResultStatus::Unspecified, v1::ResultStatus::from).into(),
+                status: filter
+                    .status
+                    .map_or(v1::ResultStatus::Unspecified, v1::ResultStatus::from)
+                    .into(),
                 limit: filter.limit,
                 offset: filter.offset,
             })
@@ -202,7 +238,10 @@ impl ResultsClient for GrpcResultsClient {
         let items = response
             .results
             .into_iter()
-            .map(|result| decode(Some(result)).map(|decoded| decoded.expect("a present result decodes to Some")))
+            .map(|result| {
+                decode(Some(result))
+                    .map(|decoded| decoded.expect("a present result decodes to Some"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,
@@ -210,14 +249,24 @@ impl ResultsClient for GrpcResultsClient {
         })
     }
 
-    async fn wait(&self, task_id: &TaskId, owner: &UserId, timeout: Duration) -> Result<Option<TaskResult>, ResultsError> {
+    async fn wait(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+        timeout: Duration,
+    ) -> Result<Option<TaskResult>, ResultsError> {
         let mut request = Request::new(v1::WaitForResultRequest {
             task_id: task_id.to_string(),
             owner_id: owner.to_string(),
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         });
         request.set_timeout(timeout + Duration::from_secs(10));
-        let response = self.client.clone().wait_for_result(request).await.map_err(client_error)?;
+        let response = self
+            .client
+            .clone()
+            .wait_for_result(request)
+            .await
+            .map_err(client_error)?;
         decode(response.into_inner().result)
     }
 
@@ -244,7 +293,9 @@ impl ResultsClient for GrpcResultsClient {
                 .last_run_at_micros
                 .map(from_micros)
                 .transpose()
-                .map_err(|error| ResultsError::Internal(anyhow::anyhow!("results service sent {error}")))?,
+                .map_err(|error| {
+                    ResultsError::Internal(anyhow::anyhow!("results service sent {error}"))
+                })?,
         })
     }
 }

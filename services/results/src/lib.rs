@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskResult, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, ResultStatus, TaskId,
+    TaskMessage, TaskResult, UserId,
 };
-use bazaar_queue::{Delivery, TaskQueue};
+use bazaar_queue::{Consumer, Delivery, TaskQueue};
 use bazaar_storage::{ResultStore, StoreError};
+use chrono::{SubsecRound, Utc};
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -112,16 +114,94 @@ impl ResultsService {
         })
     }
 
-    /// Consumes result messages until `shutdown`; in-flight batches are finished first.
+    /// Consumes result messages (and dead-lettered tasks, where the queue has them) until
+    /// `shutdown`; what was already delivered is stored first.
     pub async fn run(
         self: Arc<Self>,
         queue: Arc<dyn TaskQueue>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut consumer = queue
+        let consumer = queue
             .consume_results()
             .await
             .map_err(|error| anyhow::anyhow!("failed to consume results: {error}"))?;
+        let dead_tasks = queue
+            .consume_dead_tasks()
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to consume dead-lettered tasks: {error}"))?;
+        let results = self.clone().consume_results(consumer, shutdown.clone());
+        match dead_tasks {
+            Some(dead_tasks) => {
+                tokio::try_join!(results, self.consume_dead_tasks(dead_tasks, shutdown))?;
+            }
+            None => results.await?,
+        }
+        Ok(())
+    }
+
+    /// A task the queue gave up on (it reached the delivery limit, or it could not be
+    /// handled) becomes a failed result, so its submitter learns what happened.
+    async fn consume_dead_tasks(
+        self: Arc<Self>,
+        mut consumer: Box<dyn Consumer<TaskMessage>>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            let delivery = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                delivery = consumer.next() => match delivery {
+                    Some(delivery) => delivery,
+                    None => return Ok(()),
+                },
+            };
+            let task = &delivery.message;
+            tracing::warn!(task_id = %task.task_id, agent_id = %task.agent_id, "a task was dead-lettered; storing it as failed");
+            let result = TaskResult {
+                task_id: task.task_id.clone(),
+                agent_id: task.agent_id.clone(),
+                owner: task.owner.clone(),
+                status: ResultStatus::Failed,
+                exit_code: -1,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+                duration_ms: 0,
+                error: Some(
+                    "the task was given up after repeated delivery failures (it kept crashing or stalling workers)"
+                        .to_owned(),
+                ),
+                created_at: Utc::now().trunc_subsecs(6),
+            };
+            match self
+                .store
+                .insert_results(std::slice::from_ref(&result))
+                .await
+            {
+                Ok(_) => {
+                    let _ = delivery.ack().await;
+                    // When a result was stored before, the waiters already have it.
+                    if let Ok(Some(stored)) = self.store.get_result(&result.task_id).await {
+                        self.wake(stored);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "failed to store a dead-lettered task; it will come back");
+                    let _ = delivery.reject(true).await;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn consume_results(
+        self: Arc<Self>,
+        mut consumer: Box<dyn Consumer<ResultMessage>>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut failures: u32 = 0;
         loop {
             let first = tokio::select! {

@@ -13,7 +13,7 @@ use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
 use bazaar_queue::{Delivery, TaskQueue};
 use bazaar_sandbox::{Execution, Outcome as RunOutcome, PreparedAgent, Sandbox};
 use bazaar_storage::{BlobError, BlobStore};
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -220,7 +220,7 @@ fn failed(task: &TaskMessage, error: String) -> TaskResult {
         stderr_truncated: false,
         duration_ms: 0,
         error: Some(error),
-        created_at: Utc::now(),
+        created_at: completed_now(),
     }
 }
 
@@ -242,6 +242,12 @@ fn result_of(task: &TaskMessage, execution: Execution, timeout: Duration) -> Tas
         stderr: execution.stderr,
         stdout_truncated: execution.stdout_truncated,
         stderr_truncated: execution.stderr_truncated,
-        created_at: Utc::now(),
+        created_at: completed_now(),
     }
+}
+
+/// Now, at the microsecond precision the stores keep, so a result reads the same whether it
+/// comes straight from the worker or back from the database.
+fn completed_now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }

@@ -1,0 +1,353 @@
+//! Starts the distributed mode as separate `bazaar` processes and talks to it over HTTP.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A module that spins on the monotonic clock for six seconds, then prints `done`.
+pub const SLOW_AGENT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "done")
+  (func (export "_start") (local $start i64)
+    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
+    (local.set $start (i64.load (i32.const 0)))
+    (block $out
+      (loop $spin
+        (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
+        (br_if $out (i64.ge_u (i64.sub (i64.load (i32.const 0)) (local.get $start)) (i64.const 6000000000)))
+        (br $spin)))
+    (i32.store (i32.const 16) (i32.const 100))
+    (i32.store (i32.const 20) (i32.const 4))
+    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"#;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn reachable(url_host_port: &str) -> bool {
+    url_host_port
+        .parse::<SocketAddr>()
+        .ok()
+        .is_some_and(|address| TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Cluster {
+    client: reqwest::Client,
+    api: String,
+    environment: Vec<(String, String)>,
+    logs: tempfile::TempDir,
+    processes: Vec<(String, Child)>,
+    workers: Vec<Option<Child>>,
+    admin_url: String,
+    database: String,
+}
+
+impl Cluster {
+    /// Starts results, gateway and `workers` workers; `None` (after a loud message) when the
+    /// servers are missing outside CI.
+    pub async fn start(workers: usize) -> Option<Cluster> {
+        let admin_url = env_or(
+            "BAZAAR_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        );
+        let amqp_url = env_or(
+            "BAZAAR_TEST_AMQP_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+        let s3_endpoint = env_or("BAZAAR_TEST_S3_ENDPOINT", "http://127.0.0.1:9000");
+        let missing: Vec<&str> = [
+            ("PostgreSQL at 127.0.0.1:5432", "127.0.0.1:5432"),
+            ("RabbitMQ at 127.0.0.1:5672", "127.0.0.1:5672"),
+            ("S3 at 127.0.0.1:9000", "127.0.0.1:9000"),
+        ]
+        .into_iter()
+        .filter(|(_, address)| !reachable(address))
+        .map(|(name, _)| name)
+        .collect();
+        if !missing.is_empty() {
+            let message = format!(
+                "not reachable: {} (run scripts/services.sh)",
+                missing.join(", ")
+            );
+            if std::env::var_os("CI").is_some() {
+                panic!("{message}");
+            }
+            eprintln!("SKIPPED: {message}");
+            return None;
+        }
+
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let database = format!("bazaar_cluster_{unique}");
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(&format!("create database {database}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        let database_url = match admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{database}"),
+            None => panic!("BAZAAR_TEST_POSTGRES_URL must name a database"),
+        };
+
+        let http_port = free_port();
+        let grpc_port = free_port();
+        let environment: Vec<(String, String)> = [
+            ("BAZAAR_DATABASE__URL", database_url),
+            ("BAZAAR_QUEUE__URL", amqp_url),
+            ("BAZAAR_QUEUE__PREFIX", format!("bazaar-test-{unique}")),
+            ("BAZAAR_BLOBS__URL", format!("s3://bazaar-test-{unique}")),
+            ("BAZAAR_RESULTS__LISTEN", format!("127.0.0.1:{grpc_port}")),
+            (
+                "BAZAAR_RESULTS__URL",
+                format!("http://127.0.0.1:{grpc_port}"),
+            ),
+            ("BAZAAR_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
+            ("BAZAAR_WORKER__CONCURRENCY", "4".to_owned()),
+            ("BAZAAR_SANDBOX__MAX_CONCURRENT_RUNS", "8".to_owned()),
+            ("BAZAAR_LOG__FILTER", "info".to_owned()),
+            ("AWS_ENDPOINT_URL", s3_endpoint),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+
+        let mut cluster = Cluster {
+            client: reqwest::Client::new(),
+            api: format!("http://127.0.0.1:{http_port}/api/v1"),
+            environment,
+            logs: tempfile::tempdir().unwrap(),
+            processes: Vec::new(),
+            workers: Vec::new(),
+            admin_url,
+            database,
+        };
+        let results = cluster.spawn("results");
+        cluster.processes.push(("results".to_owned(), results));
+        cluster.wait_for_port(grpc_port).await;
+        let gateway = cluster.spawn("gateway");
+        cluster.processes.push(("gateway".to_owned(), gateway));
+        cluster.wait_until_ready(http_port).await;
+        for _ in 0..workers {
+            cluster.start_worker().await;
+        }
+        Some(cluster)
+    }
+
+    fn spawn(&self, target: &str) -> Child {
+        let index = self.processes.len() + self.workers.len();
+        let log: PathBuf = self.logs.path().join(format!("{index}-{target}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_bazaar"))
+            .args(["--target", target])
+            .envs(
+                self.environment
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value.as_str())),
+            )
+            .env(
+                "BAZAAR_DATA_DIR",
+                self.logs.path().join(format!("data-{index}")),
+            )
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|error| panic!("failed to start the {target}: {error}"))
+    }
+
+    /// Starts one more worker and gives it a moment to subscribe.
+    pub async fn start_worker(&mut self) {
+        let worker = self.spawn("worker");
+        self.workers.push(Some(worker));
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    /// SIGKILLs worker `index`: no shutdown, no acknowledgement.
+    pub fn kill_worker(&mut self, index: usize) {
+        let mut worker = self.workers[index].take().expect("the worker is running");
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+
+    async fn wait_for_port(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if reachable(&format!("127.0.0.1:{port}")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.dump_logs();
+        panic!("nothing listens on port {port} after 60 s");
+    }
+
+    async fn wait_until_ready(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let ready = self
+                .client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await;
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.dump_logs();
+        panic!("the gateway is not ready after 60 s");
+    }
+
+    fn dump_logs(&self) {
+        let Ok(entries) = std::fs::read_dir(self.logs.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .path()
+                .extension()
+                .is_some_and(|extension| extension == "log")
+            {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("----- {} -----", entry.file_name().to_string_lossy());
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    pub async fn register(&self, name: &str) -> String {
+        let username = format!("{name}{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let (status, body) = self
+            .send(
+                self.client
+                    .post(format!("{}/auth/register", self.api))
+                    .json(&json!({"username": username, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap_or_else(|error| {
+            self.dump_logs();
+            panic!("request failed: {error}")
+        });
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.get(format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.api))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn upload(&self, token: &str, name: &str, wasm: &[u8]) -> (u16, Value) {
+        let metadata = json!({"name": name, "description": "a test agent", "version": "1.0.0", "capabilities": ["test"], "price": 0});
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", metadata.to_string())
+            .part(
+                "binary",
+                reqwest::multipart::Part::bytes(wasm.to_vec()).file_name("agent.wasm"),
+            );
+        self.send(
+            self.client
+                .post(format!("{}/agents", self.api))
+                .bearer_auth(token)
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// Polls a task until its result exists.
+    pub async fn wait_for_result(&self, token: &str, task_id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let (status, body) = self
+                .get(&format!("/tasks/{task_id}/results"), Some(token))
+                .await;
+            if status == 200 {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.dump_logs();
+        panic!("no result for {task_id} after {timeout:?}");
+    }
+
+    /// Stops every process with SIGTERM (SIGKILL after 20 s) and drops the database.
+    pub async fn stop(mut self) {
+        let mut children: Vec<Child> = self.workers.drain(..).flatten().collect();
+        children.extend(self.processes.drain(..).rev().map(|(_, child)| child));
+        for child in &children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for mut child in children {
+            while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "drop database if exists {} with (force)",
+                self.database
+            ))
+            .execute(&admin)
+            .await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for (_, child) in &mut self.processes {
+            let _ = child.kill();
+        }
+        for child in self.workers.iter_mut().flatten() {
+            let _ = child.kill();
+        }
+    }
+}
