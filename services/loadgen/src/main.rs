@@ -48,6 +48,20 @@ struct Arguments {
     /// A label for the report, e.g. "embedded" or "distributed".
     #[arg(long, default_value = "embedded")]
     mode: String,
+    /// Tasks of the asynchronous phase: submitted with `POST /tasks` by the concurrent
+    /// clients, then counted until every result is stored (0 skips the phase).
+    #[arg(long, default_value_t = 0)]
+    async_tasks: usize,
+}
+
+/// Throughput from submission to stored result.
+#[derive(Debug, Serialize)]
+struct AsyncPhase {
+    tasks: usize,
+    submit_seconds: f64,
+    until_all_stored_seconds: f64,
+    tasks_per_second: f64,
+    lost: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,10 +95,12 @@ struct Report {
     machine: String,
     sequential: Phase,
     concurrent: Phase,
+    asynchronous: Option<AsyncPhase>,
 }
 
 struct Target {
     client: reqwest::Client,
+    api: String,
     execute_url: String,
     token: String,
     agent_id: String,
@@ -188,6 +204,7 @@ async fn setup(arguments: &Arguments) -> anyhow::Result<Target> {
     Ok(Target {
         client,
         execute_url: format!("{api}/tasks/execute"),
+        api,
         token,
         agent_id,
         input,
@@ -262,6 +279,82 @@ async fn concurrent(target: Arc<Target>, clients: usize, duration: Duration) -> 
     }
 }
 
+impl Target {
+    async fn submit(&self) -> anyhow::Result<()> {
+        let response = self
+            .client
+            .post(format!("{}/tasks", self.api))
+            .bearer_auth(&self.token)
+            .json(&json!({"agent_id": self.agent_id, "input": self.input}))
+            .send()
+            .await?;
+        if response.status() != reqwest::StatusCode::ACCEPTED {
+            bail!("submission answered {}", response.status());
+        }
+        Ok(())
+    }
+
+    /// How many results the load generator's user has.
+    async fn stored_results(&self) -> anyhow::Result<u64> {
+        let body: serde_json::Value = self
+            .client
+            .get(format!("{}/tasks/results?limit=1", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        body["total"]
+            .as_u64()
+            .context("no total in the results listing")
+    }
+}
+
+async fn asynchronous(
+    target: Arc<Target>,
+    clients: usize,
+    tasks: usize,
+) -> anyhow::Result<AsyncPhase> {
+    let already = target.stored_results().await?;
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let target = target.clone();
+        let next = next.clone();
+        handles.push(tokio::spawn(async move {
+            let mut submitted = 0usize;
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < tasks {
+                if target.submit().await.is_ok() {
+                    submitted += 1;
+                }
+            }
+            submitted
+        }));
+    }
+    let mut submitted = 0;
+    for handle in handles {
+        submitted += handle.await.unwrap_or(0);
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+    let expected = already + submitted as u64;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stored = target.stored_results().await?;
+    while stored < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stored = target.stored_results().await?;
+    }
+    let until_all_stored_seconds = started.elapsed().as_secs_f64();
+    let stored_now = (stored - already) as usize;
+    Ok(AsyncPhase {
+        tasks: submitted,
+        submit_seconds,
+        until_all_stored_seconds,
+        tasks_per_second: stored_now as f64 / until_all_stored_seconds,
+        lost: tasks.saturating_sub(stored_now),
+    })
+}
+
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -302,7 +395,12 @@ fn markdown(report: &Report) -> String {
         url = report.url,
         sequential = row("sequential", &report.sequential),
         concurrent = row("concurrent", &report.concurrent),
-    )
+    ) + &report.asynchronous.as_ref().map_or(String::new(), |phase| {
+        format!(
+            "\nAsynchronous: {} tasks submitted with `POST /tasks` in {:.2} s, all stored after {:.2} s: **{:.0} tasks/s** from submission to stored result, {} lost.\n",
+            phase.tasks, phase.submit_seconds, phase.until_all_stored_seconds, phase.tasks_per_second, phase.lost
+        )
+    })
 }
 
 #[tokio::main]
@@ -320,6 +418,10 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(arguments.duration_secs),
     )
     .await;
+    let asynchronous = match arguments.async_tasks {
+        0 => None,
+        tasks => Some(asynchronous(target.clone(), arguments.concurrency, tasks).await?),
+    };
     let report = Report {
         mode: arguments.mode.clone(),
         url: arguments.url.clone(),
@@ -329,6 +431,7 @@ async fn main() -> anyhow::Result<()> {
         machine: machine(),
         sequential,
         concurrent,
+        asynchronous,
     };
     std::fs::create_dir_all(&arguments.out_dir)?;
     let json_path = arguments.out_dir.join(format!("{}.json", arguments.name));
@@ -341,6 +444,13 @@ async fn main() -> anyhow::Result<()> {
         json_path.display(),
         markdown_path.display()
     );
+    if report
+        .asynchronous
+        .as_ref()
+        .is_some_and(|phase| phase.lost > 0)
+    {
+        bail!("results were lost in the asynchronous phase");
+    }
     if report.sequential.errors + report.concurrent.errors > 0 {
         bail!(
             "{} requests failed",
