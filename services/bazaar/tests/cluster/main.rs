@@ -13,7 +13,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_api_works_across_separate_processes() {
-    let Some(cluster) = Cluster::start(1).await else {
+    let Some(cluster) = Cluster::start(2).await else {
         return;
     };
     let token = cluster.register("ada").await;
