@@ -187,6 +187,27 @@ pub struct TaskResult {
     pub created_at: DateTime<Utc>,
 }
 
+impl TaskResult {
+    /// The result of a task that could not run to completion (a missing or tampered
+    /// binary, a task the queue gave up on): failed, exit code -1, no output.
+    pub fn failure(task: &crate::TaskMessage, error: String, created_at: DateTime<Utc>) -> Self {
+        TaskResult {
+            task_id: task.task_id.clone(),
+            agent_id: task.agent_id.clone(),
+            owner: task.owner.clone(),
+            status: ResultStatus::Failed,
+            exit_code: -1,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration_ms: 0,
+            error: Some(error),
+            created_at,
+        }
+    }
+}
+
 /// Which results a listing shows; always scoped to one owner.
 #[derive(Debug, Clone)]
 pub struct ResultFilter {

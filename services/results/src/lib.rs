@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, ResultStatus, TaskId,
-    TaskMessage, TaskResult, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskMessage,
+    TaskResult, UserId,
 };
 use bazaar_queue::{Consumer, Delivery, TaskQueue};
 use bazaar_storage::{ResultStore, StoreError};
@@ -156,23 +156,12 @@ impl ResultsService {
             };
             let task = &delivery.message;
             tracing::warn!(task_id = %task.task_id, agent_id = %task.agent_id, "a task was dead-lettered; storing it as failed");
-            let result = TaskResult {
-                task_id: task.task_id.clone(),
-                agent_id: task.agent_id.clone(),
-                owner: task.owner.clone(),
-                status: ResultStatus::Failed,
-                exit_code: -1,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                stdout_truncated: false,
-                stderr_truncated: false,
-                duration_ms: 0,
-                error: Some(
-                    "the task was given up after repeated delivery failures (it kept crashing or stalling workers)"
-                        .to_owned(),
-                ),
-                created_at: Utc::now().trunc_subsecs(6),
-            };
+            let result = TaskResult::failure(
+                task,
+                "the task was given up after repeated delivery failures (it kept crashing or stalling workers)"
+                    .to_owned(),
+                Utc::now().trunc_subsecs(6),
+            );
             match self
                 .store
                 .insert_results(std::slice::from_ref(&result))

@@ -208,20 +208,7 @@ enum PrepareError {
 }
 
 fn failed(task: &TaskMessage, error: String) -> TaskResult {
-    TaskResult {
-        task_id: task.task_id.clone(),
-        agent_id: task.agent_id.clone(),
-        owner: task.owner.clone(),
-        status: ResultStatus::Failed,
-        exit_code: -1,
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        duration_ms: 0,
-        error: Some(error),
-        created_at: completed_now(),
-    }
+    TaskResult::failure(task, error, completed_now())
 }
 
 fn result_of(task: &TaskMessage, execution: Execution, timeout: Duration) -> TaskResult {
