@@ -27,7 +27,7 @@ struct Arguments {
     /// A TOML configuration file; `BAZAAR_SECTION__KEY` variables override it.
     #[arg(long, env = "BAZAAR_CONFIG")]
     config: Option<PathBuf>,
-    /// Print the configuration in effect as TOML-like JSON and exit.
+    /// Print the configuration in effect (as JSON) and exit.
     #[arg(long)]
     print_config: bool,
 }
