@@ -117,6 +117,18 @@ fn agent_from_row(row: &SqliteRow) -> Result<Agent, StoreError> {
     })
 }
 
+/// One agent with its completed-task count, read through `pool`.
+async fn fetch_agent(pool: &SqlitePool, id: &AgentId) -> Result<Option<Agent>, StoreError> {
+    let row = sqlx::query(&format!(
+        "select {AGENT_COLUMNS} from agents a left join agent_stats s on s.agent_id = a.id where a.id = ?"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(database_error)?;
+    row.as_ref().map(agent_from_row).transpose()
+}
+
 fn result_from_row(row: &SqliteRow) -> Result<TaskResult, StoreError> {
     Ok(TaskResult {
         task_id: TaskId::parse(row.get("task_id")).map_err(corrupt)?,
@@ -257,25 +269,17 @@ impl AgentStore for SqliteStore {
             )),
             other => other,
         })?;
-        let stored = sqlx::query(&format!(
-            "select {AGENT_COLUMNS} from agents a left join agent_stats s on s.agent_id = a.id where a.id = ?"
-        ))
-        .bind(agent.id.as_str())
-        .fetch_one(&self.writer)
-        .await
-        .map_err(database_error)?;
-        agent_from_row(&stored)
+        // Read back through the writer, which has certainly seen the insert.
+        fetch_agent(&self.writer, &agent.id).await?.ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!(
+                "agent {} vanished after its insert",
+                agent.id
+            ))
+        })
     }
 
     async fn get_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError> {
-        let row = sqlx::query(&format!(
-            "select {AGENT_COLUMNS} from agents a left join agent_stats s on s.agent_id = a.id where a.id = ?"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(database_error)?;
-        row.as_ref().map(agent_from_row).transpose()
+        fetch_agent(&self.reader, id).await
     }
 
     async fn list_agents(&self, filter: &AgentFilter) -> Result<Page<Agent>, StoreError> {
@@ -423,14 +427,7 @@ impl AgentStore for SqliteStore {
         if updated == 0 {
             return Ok(None);
         }
-        let row = sqlx::query(&format!(
-            "select {AGENT_COLUMNS} from agents a left join agent_stats s on s.agent_id = a.id where a.id = ?"
-        ))
-        .bind(id.as_str())
-        .fetch_one(&self.writer)
-        .await
-        .map_err(database_error)?;
-        agent_from_row(&row).map(Some)
+        fetch_agent(&self.writer, id).await
     }
 
     async fn count_agents(&self) -> Result<u64, StoreError> {
