@@ -86,6 +86,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub ops: OpsConfig,
 }
 
 impl Default for Config {
@@ -104,6 +105,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            ops: OpsConfig::default(),
         }
     }
 }
@@ -127,6 +129,15 @@ impl Config {
         match &self.database.url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("bazaar.db").display()),
+        }
+    }
+
+    /// Where compiled modules are cached on disk: the configured directory, or `compiled/`
+    /// in the data directory.
+    pub fn compiled_cache_directory(&self) -> PathBuf {
+        match &self.sandbox.cache_dir {
+            Some(directory) => directory.clone(),
+            None => self.data_dir.join("compiled"),
         }
     }
 
@@ -307,6 +318,10 @@ pub struct SandboxSettings {
     pub module_cache_capacity: usize,
     /// Runs at the same time (and instance slots reserved).
     pub max_concurrent_runs: u32,
+    /// Where compiled modules are kept on disk, so that a restarted process loads them
+    /// instead of compiling again; by default `compiled/` in the data directory. The
+    /// directory must be private to this process's user: what is in it is run as native code.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxSettings {
@@ -320,6 +335,7 @@ impl Default for SandboxSettings {
             stderr_limit_bytes: 1 << 20,
             module_cache_capacity: 256,
             max_concurrent_runs: 64,
+            cache_dir: None,
         }
     }
 }
@@ -390,6 +406,24 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             token_ttl_hours: 720,
+        }
+    }
+}
+
+/// The operations endpoint of processes without a REST API (`--target worker` and
+/// `--target results`): `/healthz`, `/readyz` and `/metrics`. The gateway serves the same
+/// paths on its own HTTP address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Address of the operations endpoint; port 0 picks a free one.
+    pub listen: SocketAddr,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
         }
     }
 }
