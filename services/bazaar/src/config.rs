@@ -210,6 +210,10 @@ pub struct HttpConfig {
     /// How much longer than its timeout `POST /tasks/execute` waits for a result before
     /// answering 504 (the task itself goes on).
     pub execute_wait_grace_ms: u64,
+    /// How long the gateway trusts a token or an agent it has read, in milliseconds, before
+    /// reading it again. A logout or agent change made through this gateway takes effect at
+    /// once; one made through another gateway replica within this time. 0 turns it off.
+    pub lookup_cache_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -219,6 +223,7 @@ impl Default for HttpConfig {
             max_upload_bytes: 16 << 20,
             max_input_bytes: 1 << 20,
             execute_wait_grace_ms: 30_000,
+            lookup_cache_ms: 2_000,
         }
     }
 }
@@ -322,6 +327,8 @@ pub struct SandboxSettings {
     /// instead of compiling again; by default `compiled/` in the data directory. The
     /// directory must be private to this process's user: what is in it is run as native code.
     pub cache_dir: Option<PathBuf>,
+    /// Compiled modules kept on disk; the oldest are removed beyond it.
+    pub disk_cache_capacity: usize,
 }
 
 impl Default for SandboxSettings {
@@ -336,12 +343,14 @@ impl Default for SandboxSettings {
             module_cache_capacity: 256,
             max_concurrent_runs: 64,
             cache_dir: None,
+            disk_cache_capacity: 4096,
         }
     }
 }
 
 impl SandboxSettings {
-    pub fn to_sandbox_config(&self) -> bazaar_sandbox::SandboxConfig {
+    /// The sandbox's settings; `cache_dir` is where compiled modules go on disk, if anywhere.
+    pub fn to_sandbox_config(&self, cache_dir: Option<PathBuf>) -> bazaar_sandbox::SandboxConfig {
         bazaar_sandbox::SandboxConfig {
             max_timeout: Duration::from_millis(self.max_timeout_ms),
             memory_limit_bytes: (self.memory_limit_mib as usize) << 20,
@@ -350,6 +359,8 @@ impl SandboxSettings {
             stderr_limit_bytes: self.stderr_limit_bytes,
             module_cache_capacity: self.module_cache_capacity,
             max_concurrent_runs: self.max_concurrent_runs,
+            cache_dir,
+            disk_cache_capacity: self.disk_cache_capacity,
             ..bazaar_sandbox::SandboxConfig::default()
         }
     }

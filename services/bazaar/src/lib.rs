@@ -122,7 +122,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
         None
     };
     let sandbox = if runs_gateway || runs_worker {
-        Some(Sandbox::new(config.sandbox.to_sandbox_config())?)
+        // Only a worker keeps compiled modules on disk; the gateway compiles uploads to check
+        // them and needs no writable directory.
+        let cache_dir = runs_worker.then(|| config.compiled_cache_directory());
+        Some(Sandbox::new(config.sandbox.to_sandbox_config(cache_dir))?)
     } else {
         None
     };
@@ -303,5 +306,6 @@ fn gateway_config(config: &Config) -> GatewayConfig {
         token_ttl: Duration::from_secs(config.auth.token_ttl_hours * 3600),
         tasks_per_second_per_user: config.limits.tasks_per_second_per_user,
         task_burst: config.limits.task_burst,
+        lookup_cache_ttl: Duration::from_millis(config.http.lookup_cache_ms),
     }
 }

@@ -11,13 +11,19 @@
 //!
 //! Compiling is expensive (tens of milliseconds) and instantiating is cheap (microseconds), so
 //! compiled modules are kept as [`PreparedAgent`]s in a bounded cache keyed by the binary's
-//! SHA-256: an agent compiles once, and later runs only instantiate.
+//! SHA-256, and, when a cache directory is configured, as precompiled artifacts on disk that
+//! outlive the process. Concurrent first runs of one binary wait for a single compilation: an
+//! agent compiles once per process, and once per machine across restarts.
 
 mod cache;
+mod disk;
 mod limits;
 mod output;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,6 +39,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
 use crate::cache::ModuleCache;
+use crate::disk::DiskCache;
 use crate::limits::RunLimits;
 use crate::output::{CappedPipe, StreamName};
 
@@ -56,6 +63,11 @@ pub struct SandboxConfig {
     /// How often the epoch advances: the granularity of deadlines and of yielding to other
     /// tasks while a guest computes.
     pub epoch_tick: Duration,
+    /// Where compiled modules are kept across restarts; `None` keeps them in memory only.
+    /// The directory must be private to this process's user.
+    pub cache_dir: Option<PathBuf>,
+    /// Compiled modules kept on disk; the oldest are removed beyond it.
+    pub disk_cache_capacity: usize,
 }
 
 impl Default for SandboxConfig {
@@ -69,6 +81,8 @@ impl Default for SandboxConfig {
             module_cache_capacity: 256,
             max_concurrent_runs: 64,
             epoch_tick: Duration::from_millis(5),
+            cache_dir: None,
+            disk_cache_capacity: 4096,
         }
     }
 }
@@ -167,10 +181,43 @@ pub struct Sandbox {
     inner: Arc<Inner>,
 }
 
+/// Where [`Sandbox::prepare_with`] found a prepared agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreparedFrom {
+    /// The in-memory cache.
+    Memory,
+    /// The on-disk cache of precompiled modules (the binary was not fetched).
+    Disk,
+    /// It was fetched and compiled.
+    Compiled,
+}
+
+impl PreparedFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreparedFrom::Memory => "memory",
+            PreparedFrom::Disk => "disk",
+            PreparedFrom::Compiled => "compiled",
+        }
+    }
+}
+
+/// Why [`Sandbox::prepare_with`] has no prepared agent.
+#[derive(Debug)]
+pub enum PrepareError<E> {
+    /// Fetching the binary failed with the caller's error.
+    Fetch(E),
+    /// The binary is not a module the sandbox can run.
+    Invalid(InvalidModule),
+}
+
 struct Inner {
     engine: Engine,
     linker: Linker<RunState>,
     cache: ModuleCache,
+    disk: Option<DiskCache>,
+    /// One lock per binary being prepared, so that concurrent first runs compile it once.
+    preparing: Mutex<HashMap<Sha256, Arc<tokio::sync::Mutex<()>>>>,
     slots: Semaphore,
     config: SandboxConfig,
     ticker_stop: Arc<AtomicBool>,
@@ -201,6 +248,20 @@ impl Sandbox {
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
             .map_err(|error| anyhow::anyhow!("failed to link WASI preview 1: {error}"))?;
 
+        let disk = match &config.cache_dir {
+            Some(directory) => Some(
+                DiskCache::open(directory, &engine, config.disk_cache_capacity).map_err(
+                    |error| {
+                        anyhow::anyhow!(
+                            "failed to open the compiled-module cache {}: {error}",
+                            directory.display()
+                        )
+                    },
+                )?,
+            ),
+            None => None,
+        };
+
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
 
@@ -209,6 +270,8 @@ impl Sandbox {
                 engine,
                 linker,
                 cache: ModuleCache::new(config.module_cache_capacity),
+                disk,
+                preparing: Mutex::new(HashMap::new()),
                 slots: Semaphore::new(config.max_concurrent_runs as usize),
                 config,
                 ticker_stop,
@@ -223,6 +286,11 @@ impl Sandbox {
     /// Validates and compiles a module. CPU-bound and slow: call it off the async executor
     /// (see [`Sandbox::prepare`]).
     pub fn compile(&self, wasm: &[u8]) -> Result<PreparedAgent, InvalidModule> {
+        self.compile_module(wasm)
+            .and_then(|module| self.link(&module))
+    }
+
+    fn compile_module(&self, wasm: &[u8]) -> Result<Module, InvalidModule> {
         if !wasm.starts_with(b"\0asm") {
             return Err(InvalidModule(
                 "not a WebAssembly module: the file does not start with the `\\0asm` magic"
@@ -232,7 +300,11 @@ impl Sandbox {
         let module = Module::from_binary(&self.inner.engine, wasm)
             .map_err(|error| InvalidModule(format!("invalid WebAssembly module: {error}")))?;
         check_entry_point(&module)?;
-        let instance_pre = self.inner.linker.instantiate_pre(&module).map_err(|error| {
+        Ok(module)
+    }
+
+    fn link(&self, module: &Module) -> Result<PreparedAgent, InvalidModule> {
+        let instance_pre = self.inner.linker.instantiate_pre(module).map_err(|error| {
             InvalidModule(format!(
                 "the module needs imports the sandbox does not provide (only WASI preview 1 is available): {error}"
             ))
@@ -242,7 +314,7 @@ impl Sandbox {
         })
     }
 
-    /// The prepared agent for `hash`, if it is cached.
+    /// The prepared agent for `hash`, if it is cached in memory.
     pub fn cached(&self, hash: &Sha256) -> Option<PreparedAgent> {
         self.inner.cache.get(hash)
     }
@@ -254,15 +326,102 @@ impl Sandbox {
         hash: &Sha256,
         wasm: Bytes,
     ) -> Result<PreparedAgent, InvalidModule> {
-        if let Some(prepared) = self.cached(hash) {
-            return Ok(prepared);
-        }
-        let sandbox = self.clone();
-        let prepared = tokio::task::spawn_blocking(move || sandbox.compile(&wasm))
+        self.prepare_with(hash, || async { Ok::<_, std::convert::Infallible>(wasm) })
             .await
-            .map_err(|error| InvalidModule(format!("compilation was interrupted: {error}")))??;
+            .map(|(prepared, _)| prepared)
+            .map_err(|error| match error {
+                PrepareError::Invalid(invalid) => invalid,
+                PrepareError::Fetch(never) => match never {},
+            })
+    }
+
+    /// The prepared agent for `hash`: from memory, else from the on-disk cache, else compiled
+    /// (on the blocking pool) from the bytes `fetch` returns, which the caller vouches hash to
+    /// `hash`. Concurrent calls for one hash wait for each other, so a binary is fetched and
+    /// compiled once however many tasks ask for it at the same time.
+    pub async fn prepare_with<F, Fut, E>(
+        &self,
+        hash: &Sha256,
+        fetch: F,
+    ) -> Result<(PreparedAgent, PreparedFrom), PrepareError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        if let Some(prepared) = self.cached(hash) {
+            return Ok((prepared, PreparedFrom::Memory));
+        }
+        let flight = self
+            .inner
+            .preparing
+            .lock()
+            .expect("preparing lock poisoned")
+            .entry(hash.clone())
+            .or_default()
+            .clone();
+        let outcome = {
+            let _turn = flight.lock().await;
+            self.prepare_once(hash, fetch).await
+        };
+        let mut preparing = self.inner.preparing.lock().expect("preparing lock poisoned");
+        // The map's copy and ours: nobody else waits, so the entry can go.
+        if Arc::strong_count(&flight) <= 2 {
+            preparing.remove(hash);
+        }
+        outcome
+    }
+
+    async fn prepare_once<F, Fut, E>(
+        &self,
+        hash: &Sha256,
+        fetch: F,
+    ) -> Result<(PreparedAgent, PreparedFrom), PrepareError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        // Whoever held the turn before may have prepared it.
+        if let Some(prepared) = self.cached(hash) {
+            return Ok((prepared, PreparedFrom::Memory));
+        }
+        if self.inner.disk.is_some() {
+            let sandbox = self.clone();
+            let key = hash.clone();
+            let loaded = tokio::task::spawn_blocking(move || sandbox.load_from_disk(&key))
+                .await
+                .ok()
+                .flatten();
+            if let Some(prepared) = loaded {
+                self.inner.cache.insert(hash.clone(), prepared.clone());
+                return Ok((prepared, PreparedFrom::Disk));
+            }
+        }
+        let wasm = fetch().await.map_err(PrepareError::Fetch)?;
+        let sandbox = self.clone();
+        let key = hash.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let module = sandbox.compile_module(&wasm)?;
+            let prepared = sandbox.link(&module)?;
+            if let Some(disk) = &sandbox.inner.disk {
+                disk.store(&key, &module);
+            }
+            Ok(prepared)
+        })
+        .await
+        .map_err(|error| {
+            PrepareError::Invalid(InvalidModule(format!(
+                "compilation was interrupted: {error}"
+            )))
+        })?
+        .map_err(PrepareError::Invalid)?;
         self.inner.cache.insert(hash.clone(), prepared.clone());
-        Ok(prepared)
+        Ok((prepared, PreparedFrom::Compiled))
+    }
+
+    /// Loads `hash` from the on-disk cache; blocking.
+    fn load_from_disk(&self, hash: &Sha256) -> Option<PreparedAgent> {
+        let module = self.inner.disk.as_ref()?.load(&self.inner.engine, hash)?;
+        self.link(&module).ok()
     }
 
     /// Runs a prepared agent with `input` on stdin for at most `timeout` (clamped to the

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
 use bazaar_queue::{Delivery, TaskQueue};
-use bazaar_sandbox::{Execution, Outcome as RunOutcome, PreparedAgent, Sandbox};
+use bazaar_sandbox::{
+    Execution, Outcome as RunOutcome, PrepareError as SandboxPrepareError, PreparedAgent,
+    PreparedFrom, Sandbox,
+};
 use bazaar_storage::{BlobError, BlobStore};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
@@ -87,32 +90,43 @@ impl Worker {
         Outcome::Done(result_of(task, execution, timeout))
     }
 
+    /// The compiled agent: from the sandbox's caches (memory, then disk), else fetched from
+    /// the blob store, verified against its hash and compiled, once however many tasks ask.
     async fn prepared_agent(&self, hash: &Sha256) -> Result<PreparedAgent, PrepareError> {
-        if let Some(prepared) = self.sandbox.cached(hash) {
-            return Ok(prepared);
-        }
-        let bytes = match self.blobs.get_agent_binary(hash).await {
-            Ok(bytes) => bytes,
-            Err(BlobError::NotFound(_)) => {
+        let fetch = || async {
+            let bytes = match self.blobs.get_agent_binary(hash).await {
+                Ok(bytes) => bytes,
+                Err(BlobError::NotFound(_)) => {
+                    return Err(PrepareError::Permanent(format!(
+                        "the agent's binary {hash} is missing from storage"
+                    )));
+                }
+                Err(BlobError::Other(error)) => {
+                    return Err(PrepareError::Transient(format!(
+                        "failed to fetch the agent binary: {error:#}"
+                    )));
+                }
+            };
+            let actual = Sha256::digest(&bytes);
+            if &actual != hash {
                 return Err(PrepareError::Permanent(format!(
-                    "the agent's binary {hash} is missing from storage"
+                    "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
                 )));
             }
-            Err(BlobError::Other(error)) => {
-                return Err(PrepareError::Transient(format!(
-                    "failed to fetch the agent binary: {error:#}"
-                )));
-            }
+            Ok(bytes)
         };
-        let actual = Sha256::digest(&bytes);
-        if &actual != hash {
-            return Err(PrepareError::Permanent(format!(
-                "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
-            )));
+        match self.sandbox.prepare_with(hash, fetch).await {
+            Ok((prepared, from)) => {
+                if from != PreparedFrom::Memory {
+                    tracing::debug!(%hash, from = from.as_str(), "agent prepared");
+                }
+                Ok(prepared)
+            }
+            Err(SandboxPrepareError::Fetch(error)) => Err(error),
+            Err(SandboxPrepareError::Invalid(error)) => Err(PrepareError::Permanent(format!(
+                "the agent could not be compiled: {error}"
+            ))),
         }
-        self.sandbox.prepare(hash, bytes).await.map_err(|error| {
-            PrepareError::Permanent(format!("the agent could not be compiled: {error}"))
-        })
     }
 
     /// Consumes tasks until `shutdown`, then waits for the tasks in flight to finish.
