@@ -17,7 +17,7 @@ use bazaar_domain::{
     TaskResult, UserId,
 };
 use bazaar_queue::{Consumer, Delivery, TaskQueue};
-use bazaar_storage::{ResultStore, StoreError};
+use bazaar_storage::{ResultStore, ResultsStored, StoreError};
 use chrono::{SubsecRound, Utc};
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
@@ -129,14 +129,72 @@ impl ResultsService {
             .consume_dead_tasks()
             .await
             .map_err(|error| anyhow::anyhow!("failed to consume dead-lettered tasks: {error}"))?;
+        let notifications = self
+            .store
+            .watch_results()
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to watch for stored results: {error}"))?;
         let results = self.clone().consume_results(consumer, shutdown.clone());
-        match dead_tasks {
-            Some(dead_tasks) => {
-                tokio::try_join!(results, self.consume_dead_tasks(dead_tasks, shutdown))?;
+        let dead_tasks = async {
+            match dead_tasks {
+                Some(dead_tasks) => {
+                    self.clone()
+                        .consume_dead_tasks(dead_tasks, shutdown.clone())
+                        .await
+                }
+                None => Ok(()),
             }
-            None => results.await?,
-        }
+        };
+        let notifications = async {
+            match notifications {
+                Some(notifications) => {
+                    self.clone()
+                        .follow_notifications(notifications, shutdown.clone())
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(results, dead_tasks, notifications)?;
         Ok(())
+    }
+
+    /// Wakes the waiters of results that another replica of this service stored (this one
+    /// wakes its own waiters as it stores). After a lost notification it looks up every
+    /// result it waits for, since any of them may have been stored meanwhile.
+    async fn follow_notifications(
+        self: Arc<Self>,
+        mut notifications: tokio::sync::mpsc::Receiver<ResultsStored>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                event = notifications.recv() => match event {
+                    Some(event) => event,
+                    None => anyhow::bail!("the result notifications stopped"),
+                },
+            };
+            let awaited: Vec<TaskId> = {
+                let waiters = self.waiters.lock().expect("waiters lock poisoned");
+                match event {
+                    ResultsStored::Tasks(task_ids) => task_ids
+                        .into_iter()
+                        .filter(|task_id| waiters.contains_key(task_id))
+                        .collect(),
+                    ResultsStored::Missed => waiters.keys().cloned().collect(),
+                }
+            };
+            for task_id in awaited {
+                match self.store.get_result(&task_id).await {
+                    Ok(Some(result)) => self.wake(result),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, %task_id, "failed to read a notified result; its waiter will time out")
+                    }
+                }
+            }
+        }
     }
 
     /// A task the queue gave up on (it reached the delivery limit, or it could not be

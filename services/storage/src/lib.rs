@@ -132,6 +132,25 @@ pub trait ResultStore: Send + Sync + 'static {
     /// Counters, mean duration and last run from the statistics table; duration
     /// percentiles over the agent's most recent [`PERCENTILE_WINDOW`] results.
     async fn agent_stats(&self, agent_id: &AgentId) -> Result<AgentStats, StoreError>;
+
+    /// Notifications of results stored by *any* process sharing this database, so that a
+    /// service waiting for a result learns of it wherever it was stored. `None` when only
+    /// this process writes results (SQLite): the writer knows what it stored.
+    async fn watch_results(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<ResultsStored>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// What [`ResultStore::watch_results`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultsStored {
+    /// These tasks' results were committed.
+    Tasks(Vec<TaskId>),
+    /// The notification link was lost and is back: any result may have been stored
+    /// meanwhile, so whoever waits should look again.
+    Missed,
 }
 
 /// How many of an agent's most recent results its duration percentiles describe.

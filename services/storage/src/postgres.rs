@@ -16,12 +16,13 @@ use bazaar_domain::{
     TaskResult, UserId, Username, Version,
 };
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use tokio::sync::mpsc;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
 use crate::{
-    AccountStore, AgentStore, Credentials, HealthCheck, PERCENTILE_WINDOW, ResultStore, StoreError,
-    TaskStore, percentile,
+    AccountStore, AgentStore, Credentials, HealthCheck, PERCENTILE_WINDOW, ResultStore,
+    ResultsStored, StoreError, TaskStore, percentile,
 };
 
 /// Every store of distributed mode, in one PostgreSQL database.
@@ -234,6 +235,50 @@ impl AccountStore for PostgresStore {
     }
 }
 
+/// Above this many matches a search ranks only the most recently published ones, and its
+/// total is the planner's estimate: ranking and counting every match of a word found in most
+/// of 100,000 agents takes a tenth of a second or more, the most recent 10,000 a few
+/// milliseconds. Below it, which is every query but the broadest, both are exact. The SQLite
+/// store ranks within the same window.
+const RANKING_WINDOW: i64 = 10_000;
+
+impl PostgresStore {
+    /// How many active agents match: exactly up to `window`, estimated above.
+    async fn count_matches(&self, tsquery: &str, window: i64) -> Result<u64, StoreError> {
+        let counted: i64 = sqlx::query_scalar(
+            "select count(*) from ( \
+               select 1 from agents a \
+               where a.search_document @@ to_tsquery('simple', $1) and a.status = 'active' \
+               limit $2) m",
+        )
+        .bind(tsquery)
+        .bind(window + 1)
+        .persistent(false)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(database_error)?;
+        if counted <= window {
+            return Ok(counted as u64);
+        }
+        let plan: Vec<String> = sqlx::query_scalar(
+            "explain select 1 from agents a \
+             where a.search_document @@ to_tsquery('simple', $1) and a.status = 'active'",
+        )
+        .bind(tsquery)
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        let estimated = plan
+            .first()
+            .and_then(|line| line.split("rows=").nth(1))
+            .and_then(|rest| rest.split(|character: char| !character.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse::<i64>().ok())
+            .unwrap_or(counted);
+        Ok(estimated.max(counted) as u64)
+    }
+}
+
 #[async_trait]
 impl AgentStore for PostgresStore {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<Agent, StoreError> {
@@ -373,36 +418,45 @@ impl AgentStore for PostgresStore {
                 total: 0,
             });
         };
-        let total: i64 = sqlx::query_scalar(
-            "select count(*) from agents a \
-             where a.search_document @@ to_tsquery('simple', $1) and a.status = 'active'",
-        )
-        .bind(&tsquery)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let window = RANKING_WINDOW.max(i64::from(offset) + i64::from(limit));
         // Weights are {d, c, b, a}: a name (a) counts most, then capabilities (b), then the
         // description (c), in the proportions the SQLite store gives bm25. The query stands
-        // in the where clause itself, where the planner can take it to the gin index.
+        // in the where clause itself, where the planner can take it to the gin index. Only
+        // the page's agents are read whole. Statements are planned afresh with the query in
+        // hand (`persistent(false)`): a plan kept for any query would either sort every match
+        // of a broad one or walk the whole table for a rare one.
         let rows = sqlx::query(&format!(
-            "select {AGENT_COLUMNS} \
-             from agents a left join agent_stats s on s.agent_id = a.id \
-             where a.search_document @@ to_tsquery('simple', $1) and a.status = 'active' \
-             order by ts_rank('{{0, 0.1, 0.5, 1.0}}', a.search_document, \
-               to_tsquery('simple', $1)) desc, a.seq \
-             limit $2 offset $3"
+            "with recent as ( \
+               select a.id, a.seq, ts_rank('{{0, 0.1, 0.5, 1.0}}', a.search_document, \
+                 to_tsquery('simple', $1)) as score \
+               from agents a \
+               where a.search_document @@ to_tsquery('simple', $1) and a.status = 'active' \
+               order by a.created_at desc, a.seq desc \
+               limit $4), \
+             page as ( \
+               select id, seq, score, count(*) over () as ranked from recent \
+               order by score desc, seq \
+               limit $2 offset $3) \
+             select {AGENT_COLUMNS}, page.ranked \
+             from page join agents a on a.id = page.id \
+             left join agent_stats s on s.agent_id = a.id \
+             order by page.score desc, page.seq"
         ))
         .bind(&tsquery)
         .bind(i64::from(limit))
         .bind(i64::from(offset))
+        .bind(window)
+        .persistent(false)
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
+        let total = match rows.first().map(|row| row.get::<i64, _>("ranked")) {
+            // Every match was ranked, so every match was counted.
+            Some(ranked) if ranked < window => ranked as u64,
+            _ => self.count_matches(&tsquery, window).await?,
+        };
         let items = rows.iter().map(agent_from_row).collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            total: total as u64,
-        })
+        Ok(Page { items, total })
     }
 
     async fn update_agent(
@@ -510,6 +564,9 @@ impl TaskStore for PostgresStore {
     }
 }
 
+/// The channel `INSERT_RESULTS` notifies with the stored task ids.
+const RESULTS_CHANNEL: &str = "bazaar_results";
+
 /// Stores a batch of results and counts the new ones in agent_stats, in one statement and so
 /// one transaction. The first of several results with one task id in the batch is the one
 /// kept, as when they arrive one after another. Rows are written in key order (task ids, then
@@ -536,6 +593,14 @@ inserted as (
     on conflict (task_id) do nothing
     returning agent_id, status, duration_ms, created_at
 ),
+notified as (
+    -- Delivered at commit to every process that listens (see `watch_results`), in chunks
+    -- that stay under PostgreSQL's 8000-byte payload limit.
+    select pg_notify('bazaar_results', string_agg(task_id, ',' order by task_id))
+    from (select task_id, (row_number() over (order by task_id) - 1) / 128 as chunk
+          from incoming) numbered
+    group by chunk
+),
 counted as (
     insert into agent_stats (agent_id, tasks_completed, succeeded, failed, timed_out,
         total_duration_ms, last_run_at)
@@ -553,7 +618,7 @@ counted as (
         total_duration_ms = agent_stats.total_duration_ms + excluded.total_duration_ms,
         last_run_at = greatest(agent_stats.last_run_at, excluded.last_run_at)
 )
-select count(*) from inserted";
+select (select count(*) from inserted) from (select count(*) from notified) forced";
 
 fn column<'a, T>(results: &'a [TaskResult], value: impl Fn(&'a TaskResult) -> T) -> Vec<T> {
     results.iter().map(value).collect()
@@ -673,6 +738,44 @@ impl ResultStore for PostgresStore {
             p99_duration_ms: percentile(&durations, 0.99),
             last_run_at: row.get("last_run_at"),
         })
+    }
+
+    async fn watch_results(&self) -> Result<Option<mpsc::Receiver<ResultsStored>>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(database_error)?;
+        listener
+            .listen(RESULTS_CHANNEL)
+            .await
+            .map_err(database_error)?;
+        let (sender, receiver) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let event = match listener.try_recv().await {
+                    Ok(Some(notification)) => ResultsStored::Tasks(
+                        notification
+                            .payload()
+                            .split(',')
+                            .filter_map(|id| TaskId::parse(id).ok())
+                            .collect(),
+                    ),
+                    // The connection dropped; the next call reconnects and listens again.
+                    Ok(None) => {
+                        tracing::warn!("lost the result notifications' connection; reconnecting");
+                        ResultsStored::Missed
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for result notifications; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        ResultsStored::Missed
+                    }
+                };
+                if sender.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Some(receiver))
     }
 }
 

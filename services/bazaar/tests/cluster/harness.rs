@@ -152,6 +152,11 @@ impl Cluster {
     }
 
     fn spawn(&self, target: &str) -> Child {
+        self.spawn_with(target, &[])
+    }
+
+    /// Starts `target` with `overrides` on top of the cluster's environment.
+    fn spawn_with(&self, target: &str, overrides: &[(&str, String)]) -> Child {
         let index = self.processes.len() + self.workers.len();
         let log: PathBuf = self.logs.path().join(format!("{index}-{target}.log"));
         let file = std::fs::File::create(&log).unwrap();
@@ -166,6 +171,7 @@ impl Cluster {
                 "BAZAAR_DATA_DIR",
                 self.logs.path().join(format!("data-{index}")),
             )
+            .envs(overrides.iter().map(|(key, value)| (*key, value.as_str())))
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -178,6 +184,18 @@ impl Cluster {
         let worker = self.spawn("worker");
         self.workers.push(Some(worker));
         tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    /// Starts a second results service on the same database and queue, which the gateway
+    /// does not talk to: it stores about half of the results.
+    pub async fn start_results_replica(&mut self) {
+        let grpc_port = free_port();
+        let replica = self.spawn_with(
+            "results",
+            &[("BAZAAR_RESULTS__LISTEN", format!("127.0.0.1:{grpc_port}"))],
+        );
+        self.processes.push(("results replica".to_owned(), replica));
+        self.wait_for_port(grpc_port).await;
     }
 
     /// SIGKILLs worker `index`: no shutdown, no acknowledgement.

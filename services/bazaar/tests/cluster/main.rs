@@ -157,3 +157,39 @@ async fn a_task_whose_worker_is_killed_is_redelivered_and_yields_one_result() {
 
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_request_learns_of_a_result_stored_by_another_results_replica() {
+    let Some(mut cluster) = Cluster::start(1).await else {
+        return;
+    };
+    // Both replicas consume the results queue (RabbitMQ hands deliveries round-robin); the
+    // gateway waits on the first only. A result the second stores reaches the first through
+    // PostgreSQL's notifications, or the request would wait out its whole timeout.
+    cluster.start_results_replica().await;
+    let token = cluster.register("ada").await;
+    let echo = bazaar_example_agents::by_name("echo").unwrap().wasm;
+    let uploaded = cluster.upload(&token, "replicated-echo", echo).await;
+    assert_eq!(uploaded.0, 201, "{}", uploaded.1);
+    let agent_id = uploaded.1["id"].as_str().unwrap().to_owned();
+
+    let started = std::time::Instant::now();
+    for index in 0..16 {
+        let executed = cluster
+            .post(
+                "/tasks/execute",
+                &token,
+                json!({"agent_id": agent_id, "input": format!("run {index}"), "timeout_ms": 2000}),
+            )
+            .await;
+        assert_eq!(executed.0, 200, "run {index}: {}", executed.1);
+        assert_eq!(executed.1["stdout"], format!("run {index}"));
+    }
+    // Sixteen trivial runs; a missed wake-up alone would cost 30 s (the wait's grace).
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    cluster.stop().await;
+}

@@ -116,6 +116,7 @@ macro_rules! store_contract_tests {
                 a_result_listing_filters_by_status,
                 a_result_listing_filters_by_agent_and_status_together,
                 a_result_page_holds_limit_results_from_offset_and_the_total_of_all_matches,
+                watchers_learn_of_every_stored_result,
             }
             health {
                 a_fresh_store_is_healthy,

@@ -513,3 +513,27 @@ pub async fn a_result_page_holds_limit_results_from_offset_and_the_total_of_all_
         assert_eq!(page.total, 5);
     }
 }
+
+pub async fn watchers_learn_of_every_stored_result(backend: Backend) {
+    let Some(mut notifications) = backend.results.watch_results().await.unwrap() else {
+        // Only this process writes (SQLite): there is nothing to learn from elsewhere.
+        return;
+    };
+    let (owner, agent) = owner_and_agent(&backend).await;
+    // More than one notification's worth, so that chunking is exercised.
+    let results: Vec<TaskResult> = (0..300).map(|n| result_of(&agent, &owner, n)).collect();
+    backend.results.insert_results(&results).await.unwrap();
+    let mut unseen: std::collections::HashSet<TaskId> =
+        results.iter().map(|result| result.task_id.clone()).collect();
+    while !unseen.is_empty() {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(5), notifications.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} results were never announced", unseen.len()))
+            .expect("the notifications go on");
+        if let bazaar_storage::ResultsStored::Tasks(task_ids) = event {
+            for task_id in task_ids {
+                unseen.remove(&task_id);
+            }
+        }
+    }
+}
