@@ -237,6 +237,13 @@ impl AccountStore for SqliteStore {
     }
 }
 
+/// Above this many matches a search ranks only the most recently published ones: ranking
+/// every match of a word found in most of 100,000 agents takes bm25 most of a tenth of a
+/// second, the most recent 10,000 a few milliseconds. Below it, which is every query but the
+/// broadest, the ranking is exact; the total always is. The PostgreSQL store ranks within the
+/// same window.
+const RANKING_WINDOW: i64 = 10_000;
+
 #[async_trait]
 impl AgentStore for SqliteStore {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<Agent, StoreError> {
@@ -364,22 +371,30 @@ impl AgentStore for SqliteStore {
                 total: 0,
             });
         };
-        let total: i64 = sqlx::query_scalar(
-            "select count(*) from agents_fts join agents a on a.seq = agents_fts.rowid \
-             where agents_fts match ? and a.status = 'active'",
-        )
-        .bind(&fts)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(database_error)?;
+        // The index holds active agents only (migration 0002), so matches are counted and
+        // ranked in the index alone; only the page's agents are read from their table.
+        let total: i64 =
+            sqlx::query_scalar("select count(*) from agents_fts where agents_fts match ?")
+                .bind(&fts)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(database_error)?;
         // bm25 ranks lower-is-better; a match in the name counts most, then capabilities.
+        // Only the most recent matches are ranked (the index reads them newest first and
+        // stops), so a broad query costs no more than one that matches RANKING_WINDOW agents.
+        let window = RANKING_WINDOW.max(i64::from(offset) + i64::from(limit));
         let rows = sqlx::query(&format!(
-            "select {AGENT_COLUMNS} from agents_fts join agents a on a.seq = agents_fts.rowid \
+            "select {AGENT_COLUMNS} from ( \
+               select rowid, score from ( \
+                 select rowid, bm25(agents_fts, 10.0, 1.0, 5.0) as score from agents_fts \
+                 where agents_fts match ? order by rowid desc limit ?) \
+               order by score, rowid limit ? offset ?) m \
+             cross join agents a on a.seq = m.rowid \
              left join agent_stats s on s.agent_id = a.id \
-             where agents_fts match ? and a.status = 'active' \
-             order by bm25(agents_fts, 10.0, 1.0, 5.0), a.seq limit ? offset ?"
+             order by m.score, m.rowid"
         ))
         .bind(&fts)
+        .bind(window)
         .bind(i64::from(limit))
         .bind(i64::from(offset))
         .fetch_all(&self.reader)
@@ -489,58 +504,37 @@ impl TaskStore for SqliteStore {
 #[async_trait]
 impl ResultStore for SqliteStore {
     async fn insert_results(&self, results: &[TaskResult]) -> Result<u64, StoreError> {
-        let mut transaction = self.writer.begin().await.map_err(database_error)?;
-        let mut inserted = 0;
-        for result in results {
-            let created_at = to_text(result.created_at);
-            let new_rows = sqlx::query(
-                "insert into task_results (task_id, agent_id, user_id, status, exit_code, stdout, stderr, \
-                 stdout_truncated, stderr_truncated, duration_ms, error, created_at) \
-                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (task_id) do nothing",
-            )
-            .bind(result.task_id.as_str())
-            .bind(result.agent_id.as_str())
-            .bind(result.owner.as_str())
-            .bind(result.status.as_str())
-            .bind(result.exit_code)
-            .bind(&result.stdout)
-            .bind(&result.stderr)
-            .bind(result.stdout_truncated)
-            .bind(result.stderr_truncated)
-            .bind(result.duration_ms)
-            .bind(&result.error)
-            .bind(&created_at)
-            .execute(&mut *transaction)
+        if results.is_empty() {
+            return Ok(0);
+        }
+        // One statement for the batch; a trigger counts each new row in agent_stats
+        // (migrations/sqlite/0003). Within a batch the first result of a task id wins, as
+        // when they arrive one after another.
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "insert into task_results (task_id, agent_id, user_id, status, exit_code, stdout, \
+             stderr, stdout_truncated, stderr_truncated, duration_ms, error, created_at) ",
+        );
+        insert.push_values(results, |mut row, result| {
+            row.push_bind(result.task_id.as_str())
+                .push_bind(result.agent_id.as_str())
+                .push_bind(result.owner.as_str())
+                .push_bind(result.status.as_str())
+                .push_bind(result.exit_code)
+                .push_bind(result.stdout.as_slice())
+                .push_bind(result.stderr.as_slice())
+                .push_bind(result.stdout_truncated)
+                .push_bind(result.stderr_truncated)
+                .push_bind(result.duration_ms)
+                .push_bind(result.error.as_deref())
+                .push_bind(to_text(result.created_at));
+        });
+        insert.push(" on conflict (task_id) do nothing");
+        let inserted = insert
+            .build()
+            .execute(&self.writer)
             .await
             .map_err(database_error)?
             .rows_affected();
-            if new_rows == 0 {
-                continue;
-            }
-            inserted += 1;
-            let counts = |status: ResultStatus| i64::from(result.status == status);
-            sqlx::query(
-                "insert into agent_stats (agent_id, tasks_completed, succeeded, failed, timed_out, total_duration_ms, last_run_at) \
-                 values (?, 1, ?, ?, ?, ?, ?) \
-                 on conflict (agent_id) do update set \
-                   tasks_completed = tasks_completed + 1, \
-                   succeeded = succeeded + excluded.succeeded, \
-                   failed = failed + excluded.failed, \
-                   timed_out = timed_out + excluded.timed_out, \
-                   total_duration_ms = total_duration_ms + excluded.total_duration_ms, \
-                   last_run_at = max(coalesce(last_run_at, ''), excluded.last_run_at)",
-            )
-            .bind(result.agent_id.as_str())
-            .bind(counts(ResultStatus::Succeeded))
-            .bind(counts(ResultStatus::Failed))
-            .bind(counts(ResultStatus::TimedOut))
-            .bind(result.duration_ms)
-            .bind(&created_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?;
-        }
-        transaction.commit().await.map_err(database_error)?;
         Ok(inserted)
     }
 
