@@ -446,5 +446,6 @@ pub async fn patch_agent(
         .update_agent(&id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {id} does not exist")))?;
+    state.agent_cache.remove(&id);
     Ok(Json(updated.into()))
 }

@@ -198,5 +198,6 @@ pub async fn logout(
     user: AuthenticatedUser,
 ) -> Result<StatusCode, ApiError> {
     state.accounts.revoke_token(&user.token_hash).await?;
+    state.token_cache.remove(&user.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }

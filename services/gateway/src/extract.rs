@@ -80,11 +80,20 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
         let token_hash = token_hash(token);
-        let user_id = state
-            .accounts
-            .find_token_user(&token_hash)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is invalid, expired or revoked"))?;
+        let user_id = match state.token_cache.get(&token_hash) {
+            Some(user_id) => user_id,
+            None => {
+                let user_id = state
+                    .accounts
+                    .find_token_user(&token_hash)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::unauthorized("the token is invalid, expired or revoked")
+                    })?;
+                state.token_cache.insert(token_hash.clone(), user_id.clone());
+                user_id
+            }
+        };
         Ok(AuthenticatedUser {
             user_id,
             token_hash,

@@ -8,6 +8,7 @@
 
 mod agents;
 mod auth;
+mod cache;
 mod docs;
 mod error;
 mod extract;

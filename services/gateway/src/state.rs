@@ -2,11 +2,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bazaar_domain::{Agent, AgentId, UserId};
 use bazaar_queue::TaskQueue;
 use bazaar_results::ResultsClient;
 use bazaar_sandbox::Sandbox;
 use bazaar_storage::{AccountStore, AgentStore, BlobStore, HealthCheck, TaskStore};
 
+use crate::cache::TtlCache;
 use crate::rate_limit::RateLimiter;
 
 /// How the gateway behaves.
@@ -29,6 +31,10 @@ pub struct GatewayConfig {
     pub tasks_per_second_per_user: f64,
     /// How many tasks a user may submit at once before the rate applies.
     pub task_burst: u32,
+    /// How long a token's user and an agent, once read, are trusted without reading them
+    /// again; a change made through another gateway replica takes this long to be seen here.
+    /// Zero turns the cache off.
+    pub lookup_cache_ttl: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -42,9 +48,13 @@ impl Default for GatewayConfig {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             tasks_per_second_per_user: 0.0,
             task_burst: 100,
+            lookup_cache_ttl: Duration::from_secs(2),
         }
     }
 }
+
+/// Entries each lookup cache holds at most.
+const LOOKUP_CACHE_CAPACITY: usize = 10_000;
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -74,6 +84,9 @@ pub struct Inner {
     pub config: GatewayConfig,
     pub(crate) rate_limiter: RateLimiter,
     pub(crate) accepting: AtomicBool,
+    /// Token hash → user.
+    pub(crate) token_cache: TtlCache<String, UserId>,
+    pub(crate) agent_cache: TtlCache<AgentId, Agent>,
 }
 
 /// The dependencies a gateway is built from.
@@ -101,9 +114,11 @@ impl AppState {
                 queue: dependencies.queue,
                 results: dependencies.results,
                 sandbox: dependencies.sandbox,
-                config,
                 rate_limiter,
                 accepting: AtomicBool::new(true),
+                token_cache: TtlCache::new(config.lookup_cache_ttl, LOOKUP_CACHE_CAPACITY),
+                agent_cache: TtlCache::new(config.lookup_cache_ttl, LOOKUP_CACHE_CAPACITY),
+                config,
             }),
         }
     }

@@ -71,11 +71,18 @@ async fn enqueue(
             "too many tasks, slow down",
         ));
     }
-    let agent = state
-        .agents
-        .get_agent(&agent_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("agent {agent_id} does not exist")))?;
+    let agent = match state.agent_cache.get(&agent_id) {
+        Some(agent) => agent,
+        None => {
+            let agent = state
+                .agents
+                .get_agent(&agent_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("agent {agent_id} does not exist")))?;
+            state.agent_cache.insert(agent_id.clone(), agent.clone());
+            agent
+        }
+    };
     if agent.status != AgentStatus::Active {
         return Err(ApiError::new(
             ErrorCode::Conflict,
