@@ -477,7 +477,15 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         }
         figment = figment.merge(Toml::file(file));
     }
-    figment = figment.merge(Env::prefixed("BAZAAR_").split("__"));
+    // `BAZAAR_CONFIG` names the file (a flag's variable), and `BAZAAR_TEST_*` point the test
+    // suites at servers: neither is a setting.
+    figment = figment.merge(
+        Env::prefixed("BAZAAR_")
+            .filter(|key| {
+                key != "config" && !key.as_str().to_ascii_lowercase().starts_with("test_")
+            })
+            .split("__"),
+    );
     figment
         .extract()
         .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
@@ -538,6 +546,20 @@ mod tests {
             config.worker.concurrency,
             WorkerSettings::default().concurrency
         );
+    }
+
+    #[test]
+    fn the_config_file_variable_is_not_taken_for_a_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BAZAAR_CONFIG", "bazaar.toml");
+            jail.set_env("BAZAAR_TEST_POSTGRES_URL", "postgres://elsewhere/test");
+            jail.set_env("BAZAAR_WORKER__CONCURRENCY", "3");
+            let config = load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.worker.concurrency, 3);
+            jail.set_env("BAZAAR_WORKER__CONCURRENCYY", "3");
+            assert!(load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]
