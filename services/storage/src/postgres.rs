@@ -269,11 +269,12 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
+        // The first line is the scan's: `Bitmap Heap Scan on agents a  (cost=… rows=N …)`.
         let estimated = plan
             .first()
-            .and_then(|line| line.split("rows=").nth(1))
-            .and_then(|rest| rest.split(|character: char| !character.is_ascii_digit()).next())
-            .and_then(|digits| digits.parse::<i64>().ok())
+            .and_then(|line| line.split_once("rows="))
+            .map(|(_, rest)| rest.split(' ').next().unwrap_or_default())
+            .and_then(|rows| rows.parse::<i64>().ok())
             .unwrap_or(counted);
         Ok(estimated.max(counted) as u64)
     }
