@@ -20,6 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     AccountStore, AgentStore, Credentials, HealthCheck, PERCENTILE_WINDOW, ResultStore, StoreError,
@@ -31,7 +32,18 @@ use crate::{
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    task_inserts: mpsc::Sender<PendingTaskInsert>,
 }
+
+/// A task to insert and who waits for the outcome.
+#[derive(Debug)]
+struct PendingTaskInsert {
+    task: Task,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The most task inserts committed together.
+const MAX_TASK_GROUP: usize = 256;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db`) and
@@ -60,8 +72,69 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("failed to open sqlite database `{url}` for reading"))?;
-        Ok(SqliteStore { writer, reader })
+        let (task_inserts, pending) = mpsc::channel(4 * MAX_TASK_GROUP);
+        tokio::spawn(insert_tasks_in_groups(writer.clone(), pending));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            task_inserts,
+        })
     }
+}
+
+/// Commits task inserts in groups: those that arrive while the writer is busy go in together,
+/// as one statement and one commit instead of one each (a lone insert goes alone, at once).
+/// Runs until every handle of the store is dropped.
+async fn insert_tasks_in_groups(
+    writer: SqlitePool,
+    mut pending: mpsc::Receiver<PendingTaskInsert>,
+) {
+    let mut group = Vec::with_capacity(MAX_TASK_GROUP);
+    while pending.recv_many(&mut group, MAX_TASK_GROUP).await > 0 {
+        let outcome = insert_task_rows(&writer, group.iter().map(|insert| &insert.task)).await;
+        match outcome {
+            Ok(()) => {
+                for insert in group.drain(..) {
+                    let _ = insert.done.send(Ok(()));
+                }
+            }
+            // One bad row fails the whole statement: give each task its own answer.
+            Err(_) if group.len() > 1 => {
+                for insert in group.drain(..) {
+                    let outcome = insert_task_rows(&writer, std::iter::once(&insert.task)).await;
+                    let _ = insert.done.send(outcome);
+                }
+            }
+            Err(error) => {
+                if let Some(insert) = group.pop() {
+                    let _ = insert.done.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+async fn insert_task_rows<'a>(
+    writer: &SqlitePool,
+    tasks: impl Iterator<Item = &'a Task>,
+) -> Result<(), StoreError> {
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "insert into tasks (id, agent_id, user_id, input_size, timeout_ms, created_at) ",
+    );
+    insert.push_values(tasks, |mut row, task| {
+        row.push_bind(task.id.as_str())
+            .push_bind(task.agent_id.as_str())
+            .push_bind(task.owner.as_str())
+            .push_bind(task.input_size)
+            .push_bind(task.timeout_ms)
+            .push_bind(to_text(task.created_at));
+    });
+    insert
+        .build()
+        .execute(writer)
+        .await
+        .map_err(database_error)?;
+    Ok(())
 }
 
 fn to_text(time: DateTime<Utc>) -> String {
@@ -457,19 +530,17 @@ impl AgentStore for SqliteStore {
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn insert_task(&self, task: &Task) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into tasks (id, agent_id, user_id, input_size, timeout_ms, created_at) values (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(task.id.as_str())
-        .bind(task.agent_id.as_str())
-        .bind(task.owner.as_str())
-        .bind(task.input_size)
-        .bind(task.timeout_ms)
-        .bind(to_text(task.created_at))
-        .execute(&self.writer)
-        .await
-        .map_err(database_error)?;
-        Ok(())
+        let writer_stopped =
+            || StoreError::Unavailable(anyhow::anyhow!("the sqlite task writer has stopped"));
+        let (done, outcome) = oneshot::channel();
+        self.task_inserts
+            .send(PendingTaskInsert {
+                task: task.clone(),
+                done,
+            })
+            .await
+            .map_err(|_| writer_stopped())?;
+        outcome.await.map_err(|_| writer_stopped())?
     }
 
     async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError> {
