@@ -39,6 +39,7 @@ async fn enqueue(
     state: &AppState,
     user: &AuthenticatedUser,
     request: TaskRequest,
+    task_id: TaskId,
 ) -> Result<(Task, Duration), ApiError> {
     if !state.is_accepting() {
         return Err(ApiError::new(
@@ -74,11 +75,10 @@ async fn enqueue(
     let agent = match state.agent_cache.get(&agent_id) {
         Some(agent) => agent,
         None => {
-            let agent = state
-                .agents
-                .get_agent(&agent_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("agent {agent_id} does not exist")))?;
+            let agent =
+                state.agents.get_agent(&agent_id).await?.ok_or_else(|| {
+                    ApiError::not_found(format!("agent {agent_id} does not exist"))
+                })?;
             state.agent_cache.insert(agent_id.clone(), agent.clone());
             agent
         }
@@ -90,7 +90,7 @@ async fn enqueue(
         ));
     }
     let task = Task {
-        id: TaskId::generate(),
+        id: task_id,
         agent_id,
         owner: user.user_id.clone(),
         input_size: request.input.len() as i64,
@@ -139,9 +139,20 @@ pub async fn execute_task(
     user: AuthenticatedUser,
     Json(request): Json<TaskRequest>,
 ) -> Result<Json<ResultView>, ApiError> {
-    let (task, timeout) = enqueue(&state, &user, request).await?;
+    let task_id = TaskId::generate();
+    // Waiting from before the task is queued, where the results client can, spares looking
+    // the result up once queued.
+    let registered = state.results.register(&task_id);
+    let (task, timeout) = enqueue(&state, &user, request, task_id).await?;
     let wait = timeout + state.config.execute_wait_grace;
-    match state.results.wait(&task.id, &user.user_id, wait).await? {
+    let result = match registered {
+        Some(registered) => registered
+            .wait(wait)
+            .await
+            .filter(|result| result.owner == user.user_id),
+        None => state.results.wait(&task.id, &user.user_id, wait).await?,
+    };
+    match result {
         Some(result) => Ok(Json(result.into())),
         None => Err(ApiError::new(
             ErrorCode::Timeout,
@@ -176,7 +187,7 @@ pub async fn submit_task(
     user: AuthenticatedUser,
     Json(request): Json<TaskRequest>,
 ) -> Result<(StatusCode, Json<QueuedView>), ApiError> {
-    let (task, _) = enqueue(&state, &user, request).await?;
+    let (task, _) = enqueue(&state, &user, request, TaskId::generate()).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(QueuedView {

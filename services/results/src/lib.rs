@@ -72,6 +72,13 @@ pub trait ResultsClient: Send + Sync + 'static {
     ) -> Result<Option<TaskResult>, ResultsError>;
 
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError>;
+
+    /// Starts waiting for `task_id`'s result *before* its task is queued, which spares the
+    /// look-up [`ResultsClient::wait`] has to make. `None` when this client cannot (a remote
+    /// results service learns of the wait only when it is asked): use `wait` then.
+    fn register(&self, _task_id: &TaskId) -> Option<RegisteredWait> {
+        None
+    }
 }
 
 /// Tuning of the consuming loop.
@@ -92,7 +99,7 @@ type Waiters = Mutex<HashMap<TaskId, Vec<oneshot::Sender<TaskResult>>>>;
 /// The results service.
 pub struct ResultsService {
     store: Arc<dyn ResultStore>,
-    waiters: Waiters,
+    waiters: Arc<Waiters>,
     config: ResultsConfig,
 }
 
@@ -109,7 +116,7 @@ impl ResultsService {
     pub fn new(store: Arc<dyn ResultStore>, config: ResultsConfig) -> Arc<Self> {
         Arc::new(ResultsService {
             store,
-            waiters: Mutex::new(HashMap::new()),
+            waiters: Arc::new(Mutex::new(HashMap::new())),
             config,
         })
     }
@@ -331,13 +338,45 @@ impl ResultsService {
     }
 
     fn forget_waiter(&self, task_id: &TaskId) {
-        let mut waiters = self.waiters.lock().expect("waiters lock poisoned");
-        if let Some(list) = waiters.get_mut(task_id) {
-            list.retain(|sender| !sender.is_closed());
-            if list.is_empty() {
-                waiters.remove(task_id);
-            }
+        forget_waiter(&self.waiters, task_id);
+    }
+}
+
+/// Drops the closed waiters of `task_id`.
+fn forget_waiter(waiters: &Waiters, task_id: &TaskId) {
+    let mut waiters = waiters.lock().expect("waiters lock poisoned");
+    if let Some(list) = waiters.get_mut(task_id) {
+        list.retain(|sender| !sender.is_closed());
+        if list.is_empty() {
+            waiters.remove(task_id);
         }
+    }
+}
+
+/// A wait for a result that began before its task was queued (see
+/// [`ResultsClient::register`]): the result cannot have been stored before it, so none is
+/// looked up. Dropping it stops waiting.
+#[derive(Debug)]
+pub struct RegisteredWait {
+    receiver: oneshot::Receiver<TaskResult>,
+    waiters: Arc<Waiters>,
+    task_id: TaskId,
+}
+
+impl RegisteredWait {
+    /// The result, if it is stored within `timeout`.
+    pub async fn wait(mut self, timeout: Duration) -> Option<TaskResult> {
+        tokio::time::timeout(timeout, &mut self.receiver)
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+impl Drop for RegisteredWait {
+    fn drop(&mut self) {
+        self.receiver.close();
+        forget_waiter(&self.waiters, &self.task_id);
     }
 }
 
@@ -398,5 +437,20 @@ impl ResultsClient for ResultsService {
 
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError> {
         Ok(self.store.agent_stats(agent_id).await?)
+    }
+
+    fn register(&self, task_id: &TaskId) -> Option<RegisteredWait> {
+        let (sender, receiver) = oneshot::channel();
+        self.waiters
+            .lock()
+            .expect("waiters lock poisoned")
+            .entry(task_id.clone())
+            .or_default()
+            .push(sender);
+        Some(RegisteredWait {
+            receiver,
+            waiters: self.waiters.clone(),
+            task_id: task_id.clone(),
+        })
     }
 }
