@@ -90,7 +90,9 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
                     .ok_or_else(|| {
                         ApiError::unauthorized("the token is invalid, expired or revoked")
                     })?;
-                state.token_cache.insert(token_hash.clone(), user_id.clone());
+                state
+                    .token_cache
+                    .insert(token_hash.clone(), user_id.clone());
                 user_id
             }
         };

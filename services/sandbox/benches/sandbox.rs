@@ -60,8 +60,7 @@ impl RawWasmtime {
         let engine = Engine::new(&config).expect("an engine");
         let module = Module::from_binary(&engine, wasm).expect("the agent compiles");
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |context| context)
-            .expect("WASI links");
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |context| context).expect("WASI links");
         let instance_pre = linker.instantiate_pre(&module).expect("the agent links");
         RawWasmtime {
             engine,
@@ -126,10 +125,7 @@ fn prepare(criterion: &mut Criterion) {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let text_stats = Bytes::from_static(example("text-stats"));
     let json_format = Bytes::from_static(example("json-format"));
-    let (first, second) = (
-        Sha256::digest(&text_stats),
-        Sha256::digest(&json_format),
-    );
+    let (first, second) = (Sha256::digest(&text_stats), Sha256::digest(&json_format));
 
     let mut group = criterion.benchmark_group("prepare");
     group.sample_size(20);

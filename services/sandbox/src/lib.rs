@@ -23,8 +23,8 @@ mod output;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bazaar_domain::Sha256;
@@ -363,7 +363,11 @@ impl Sandbox {
             let _turn = flight.lock().await;
             self.prepare_once(hash, fetch).await
         };
-        let mut preparing = self.inner.preparing.lock().expect("preparing lock poisoned");
+        let mut preparing = self
+            .inner
+            .preparing
+            .lock()
+            .expect("preparing lock poisoned");
         // The map's copy and ours: nobody else waits, so the entry can go.
         if Arc::strong_count(&flight) <= 2 {
             preparing.remove(hash);

@@ -105,7 +105,10 @@ async fn a_damaged_artifact_is_a_miss_and_is_replaced() {
     std::fs::write(&artifact, b"not a compiled module").unwrap();
 
     let restarted = sandbox_with_cache(directory.path(), 16);
-    let error = restarted.prepare_with(&hash, never_fetched).await.unwrap_err();
+    let error = restarted
+        .prepare_with(&hash, never_fetched)
+        .await
+        .unwrap_err();
     assert!(matches!(error, PrepareError::Fetch(_)), "{error:?}");
     let (_, from) = restarted
         .prepare_with(&hash, || async { Ok::<_, String>(wasm.clone()) })
@@ -150,7 +153,10 @@ fn find_artifacts(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     for engine_directory in std::fs::read_dir(root).unwrap() {
         for entry in std::fs::read_dir(engine_directory.unwrap().path()).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|extension| extension == "cwasm") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "cwasm")
+            {
                 found.push(path);
             }
         }

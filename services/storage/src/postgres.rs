@@ -17,8 +17,8 @@ use bazaar_domain::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use tokio::sync::mpsc;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use tokio::sync::mpsc;
 
 use crate::{
     AccountStore, AgentStore, Credentials, HealthCheck, PERCENTILE_WINDOW, ResultStore,

@@ -523,8 +523,10 @@ pub async fn watchers_learn_of_every_stored_result(backend: Backend) {
     // More than one notification's worth, so that chunking is exercised.
     let results: Vec<TaskResult> = (0..300).map(|n| result_of(&agent, &owner, n)).collect();
     backend.results.insert_results(&results).await.unwrap();
-    let mut unseen: std::collections::HashSet<TaskId> =
-        results.iter().map(|result| result.task_id.clone()).collect();
+    let mut unseen: std::collections::HashSet<TaskId> = results
+        .iter()
+        .map(|result| result.task_id.clone())
+        .collect();
     while !unseen.is_empty() {
         let event = tokio::time::timeout(std::time::Duration::from_secs(5), notifications.recv())
             .await
