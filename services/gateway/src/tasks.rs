@@ -13,6 +13,7 @@ use bazaar_domain::{
 };
 use chrono::Utc;
 use serde::Deserialize;
+use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::agents::{page_bounds, parse_agent_id};
@@ -99,7 +100,17 @@ async fn enqueue(
         input: Arc::from(request.input.into_bytes()),
         timeout_ms: timeout.as_millis() as u64,
     };
-    if let Err(error) = state.queue.publish_task(message).await {
+    let published = state
+        .queue
+        .publish_task(message)
+        .instrument(tracing::info_span!(
+            "publish_task",
+            otel.kind = "producer",
+            task_id = %task.id,
+            agent_id = %task.agent_id
+        ))
+        .await;
+    if let Err(error) = published {
         // Not queued means not accepted: leave nothing behind that looks like a task.
         if let Err(cleanup) = state.tasks.delete_task(&task.id).await {
             tracing::error!(task_id = %task.id, error = %cleanup, "failed to forget a task that was not queued");
@@ -134,7 +145,14 @@ pub async fn execute_task(
 ) -> Result<Json<ResultView>, ApiError> {
     let (task, timeout) = enqueue(&state, &user, request).await?;
     let wait = timeout + state.config.execute_wait_grace;
-    match state.results.wait(&task.id, &user.user_id, wait).await? {
+    let waited = state
+        .results
+        .wait(&task.id, &user.user_id, wait)
+        .instrument(
+            tracing::info_span!("wait_for_result", otel.kind = "client", task_id = %task.id),
+        )
+        .await;
+    match waited? {
         Some(result) => Ok(Json(result.into())),
         None => Err(ApiError::new(
             ErrorCode::Timeout,
