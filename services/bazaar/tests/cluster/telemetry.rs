@@ -78,7 +78,10 @@ async fn one_task_is_one_trace_across_the_gateway_the_worker_and_the_results_ser
             Duration::from_secs(30),
         )
         .await;
-    println!("The trace of task {task_id}:\n{}", render_tree(&spans));
+    println!(
+        "The trace {trace_id} of task {task_id}:\n{}",
+        render_tree(&spans)
+    );
 
     let request = the_span(&spans, "bazaar-gateway", "POST /api/v1/tasks/execute");
     let publish = the_span(&spans, "bazaar-gateway", "publish_task");
