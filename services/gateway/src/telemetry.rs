@@ -41,6 +41,7 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
             http.request.method = method,
             http.route = route,
             http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         bazaar_telemetry::set_parent_from_headers(&span, request.headers());
         span
@@ -48,6 +49,9 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.response.status_code", status);
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     metrics::metrics().http.observe(
         &HttpLabels {
             method,
