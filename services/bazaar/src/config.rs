@@ -445,7 +445,10 @@ impl Default for OpsConfig {
 pub struct LogConfig {
     /// `text` or `json`.
     pub format: LogFormat,
-    /// A `tracing` filter such as `info` or `bazaar=debug,info`; `RUST_LOG` overrides it.
+    /// A `tracing` filter such as `info` or `bazaar=debug,info`; `RUST_LOG` overrides it. It
+    /// also decides which spans exist, and so which are exported as traces. Unless it names
+    /// `wasmtime_wasi`, `wasmtime_wasi=warn` is added: that crate opens a span for every WASI
+    /// call a guest makes.
     pub filter: String,
 }
 

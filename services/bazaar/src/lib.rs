@@ -7,9 +7,15 @@
 //! gRPC. Backends are chosen by URL: `sqlite://` or `postgres://`, an `amqp://` queue or the
 //! in-process one, `s3://` or a local directory. Tests start the real thing through
 //! [`start`].
+//!
+//! The gateway serves `/healthz`, `/readyz` and `/metrics` on its HTTP address; a process
+//! without it (`--target worker` or `results`) serves them on `ops.listen`. Logs and traces
+//! are set up by [`telemetry::init`].
 
 pub mod config;
+mod ops;
 mod seed;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use bazaar_results::grpc::GrpcResultsClient;
 use bazaar_results::{ResultsClient, ResultsConfig, ResultsService};
 use bazaar_sandbox::Sandbox;
 use bazaar_storage::{BlobStore, LocalBlobStore, S3BlobStore};
+use bazaar_telemetry::metrics::{self, Section};
 use bazaar_worker::{Worker, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -33,9 +40,13 @@ use crate::config::{Config, Target};
 pub struct RunningApp {
     http_address: Option<SocketAddr>,
     grpc_address: Option<SocketAddr>,
+    ops_address: Option<SocketAddr>,
     gateway: Option<AppState>,
-    /// In shutdown order: HTTP, worker, results consumer, gRPC.
+    /// In shutdown order: HTTP, worker, results consumer, gRPC, operations endpoint.
     services: Vec<Service>,
+    queue: Arc<dyn TaskQueue>,
+    /// Cancelled when shutdown begins: the operations endpoint reports not ready.
+    draining: CancellationToken,
     ended: mpsc::UnboundedReceiver<(&'static str, anyhow::Result<()>)>,
 }
 
@@ -62,6 +73,12 @@ impl RunningApp {
         self.grpc_address
     }
 
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, if this process runs no
+    /// gateway (which serves them itself).
+    pub fn ops_address(&self) -> Option<SocketAddr> {
+        self.ops_address
+    }
+
     /// Resolves when a service stops by itself, which only happens when it fails; says which.
     pub async fn failed(&mut self) -> anyhow::Error {
         match self.ended.recv().await {
@@ -73,11 +90,14 @@ impl RunningApp {
 
     /// Stops gracefully: refuse new tasks, finish the HTTP requests in flight (synchronous
     /// runs included, so the worker and the results service keep going meanwhile), then let
-    /// the worker finish its runs, then let the results service store what they produced.
+    /// the worker stop consuming and finish its runs (publishing their results), then let the
+    /// results service store what they produced; last, close the queue so that every
+    /// acknowledgement reaches the broker.
     pub async fn shutdown(self) {
         if let Some(gateway) = &self.gateway {
             gateway.stop_accepting();
         }
+        self.draining.cancel();
         for service in self.services {
             service.stop.cancel();
             if tokio::time::timeout(Duration::from_secs(60), service.handle)
@@ -87,6 +107,7 @@ impl RunningApp {
                 tracing::warn!(service = service.name, "did not stop within 60 s");
             }
         }
+        self.queue.close().await;
     }
 }
 
@@ -134,11 +155,39 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
         .filter(|_| runs_results)
         .map(|database| ResultsService::new(database.results.clone(), ResultsConfig::default()));
 
+    metrics::expose(Section::Queue);
+    for (runs, section) in [
+        (runs_gateway, Section::Http),
+        (runs_worker, Section::Worker),
+        (runs_results, Section::Results),
+    ] {
+        if runs {
+            metrics::expose(section);
+        }
+    }
+
     let (ended_sender, ended) = mpsc::unbounded_channel();
     let mut services = Vec::new();
     let mut http_address = None;
     let mut grpc_address = None;
+    let mut ops_address = None;
     let mut gateway_state = None;
+    let draining = CancellationToken::new();
+    // Bound before any service starts, so that a taken port fails the start cleanly.
+    let ops_listener = if runs_gateway {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(config.ops.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "failed to listen on {} for the operations endpoint",
+                        config.ops.listen
+                    )
+                })?,
+        )
+    };
 
     if let (true, Some(database), Some(blobs), Some(sandbox)) =
         (runs_gateway, &database, &blobs, &sandbox)
@@ -197,6 +246,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
             worker.run(queue, stop)
         }));
     }
+    let results_database = database
+        .as_ref()
+        .filter(|_| runs_results)
+        .map(|database| database.health.clone());
     if let Some(results) = results {
         let consumer = results.clone();
         let queue = queue.clone();
@@ -213,17 +266,40 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
             }));
         }
     }
+    if let Some(listener) = ops_listener {
+        ops_address = Some(listener.local_addr()?);
+        let router = ops::router(ops::Dependencies {
+            queue: queue.clone(),
+            blobs: blobs.clone().filter(|_| runs_worker),
+            database: results_database,
+            draining: draining.clone(),
+        });
+        services.push(spawn_service(
+            "operations endpoint",
+            &ended_sender,
+            move |stop| async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("the operations endpoint failed")
+            },
+        ));
+    }
     tracing::info!(
         target = %target,
         http = ?http_address,
         grpc = ?grpc_address,
+        ops = ?ops_address,
         "bazaar is running"
     );
     Ok(RunningApp {
         http_address,
         grpc_address,
+        ops_address,
         gateway: gateway_state,
         services,
+        queue,
+        draining,
         ended,
     })
 }

@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bazaar::config::{self, LogFormat, Target};
+use bazaar::config::{self, Target};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Bazaar: a marketplace of WebAssembly agents.
 ///
@@ -53,8 +52,14 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(());
     }
-    init_logging(&config.log)?;
+    let telemetry = bazaar::telemetry::init(&config.log, config.target)?;
+    let outcome = run(config, telemetry.exports_traces()).await;
+    telemetry.shutdown().await;
+    outcome
+}
 
+/// Runs the services until a shutdown signal (then stops them gracefully) or until one fails.
+async fn run(config: config::Config, exports_traces: bool) -> anyhow::Result<()> {
     let mut app = bazaar::start(config).await?;
     match (app.http_address_if_any(), app.grpc_address()) {
         (Some(http), _) => {
@@ -63,11 +68,18 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(grpc)) => println!("Bazaar results service is running: gRPC at http://{grpc}"),
         (None, None) => println!("Bazaar worker is running"),
     }
+    if let Some(ops) = app.ops_address() {
+        println!("Operations endpoint at http://{ops} (/healthz, /readyz, /metrics)");
+    }
+    if exports_traces {
+        println!("Exporting traces over OTLP/HTTP");
+    }
     tokio::select! {
         signal = shutdown_signal() => {
             signal?;
             tracing::info!("shutting down");
             app.shutdown().await;
+            tracing::info!("stopped");
             Ok(())
         }
         error = app.failed() => {
@@ -75,20 +87,6 @@ async fn main() -> anyhow::Result<()> {
             Err(error)
         }
     }
-}
-
-fn init_logging(log: &config::LogConfig) -> anyhow::Result<()> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(filter) => EnvFilter::try_new(filter),
-        Err(_) => EnvFilter::try_new(&log.filter),
-    }
-    .context("invalid log filter")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -20,14 +20,14 @@ use crate::extract::Json;
         crate::agents::get_agent, crate::agents::agent_stats, crate::agents::patch_agent,
         crate::tasks::execute_task, crate::tasks::submit_task, crate::tasks::task_status,
         crate::tasks::task_result, crate::tasks::list_results,
-        crate::healthz, crate::readyz,
+        crate::healthz, crate::readyz, crate::telemetry::metrics_text,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and bearer tokens"),
         (name = "agents", description = "The marketplace"),
         (name = "tasks", description = "Running agents and reading results"),
-        (name = "health", description = "Liveness and readiness"),
+        (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -76,6 +76,7 @@ mod tests {
             "/api/v1/tasks/results",
             "/healthz",
             "/readyz",
+            "/metrics",
         ] {
             assert!(document.paths.paths.contains_key(path), "{path} is missing");
         }

@@ -5,6 +5,9 @@
 //! through the results service. It never runs WebAssembly itself; it only compiles uploads
 //! to prove them valid. Every dependency is a trait object, so the same gateway serves
 //! embedded and distributed mode.
+//!
+//! Beside the API it serves `/healthz`, `/readyz` and `/metrics` (Prometheus text: the
+//! metrics of every service the process runs); each request gets a span and is counted.
 
 mod agents;
 mod auth;
@@ -15,6 +18,7 @@ mod extract;
 mod rate_limit;
 mod state;
 mod tasks;
+mod telemetry;
 mod views;
 
 use axum::Router;
@@ -66,9 +70,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(telemetry::metrics_text))
         .route("/docs", get(docs::docs_page))
         .fallback(not_found)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(telemetry::observe))
         .with_state(state)
 }
 

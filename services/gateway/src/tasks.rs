@@ -13,6 +13,7 @@ use bazaar_domain::{
 };
 use chrono::Utc;
 use serde::Deserialize;
+use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::agents::{page_bounds, parse_agent_id};
@@ -106,7 +107,17 @@ async fn enqueue(
         input: Arc::from(request.input.into_bytes()),
         timeout_ms: timeout.as_millis() as u64,
     };
-    if let Err(error) = state.queue.publish_task(message).await {
+    let published = state
+        .queue
+        .publish_task(message)
+        .instrument(tracing::info_span!(
+            "publish_task",
+            otel.kind = "producer",
+            task_id = %task.id,
+            agent_id = %task.agent_id
+        ))
+        .await;
+    if let Err(error) = published {
         // Not queued means not accepted: leave nothing behind that looks like a task.
         if let Err(cleanup) = state.tasks.delete_task(&task.id).await {
             tracing::error!(task_id = %task.id, error = %cleanup, "failed to forget a task that was not queued");
@@ -145,12 +156,20 @@ pub async fn execute_task(
     let registered = state.results.register(&task_id);
     let (task, timeout) = enqueue(&state, &user, request, task_id).await?;
     let wait = timeout + state.config.execute_wait_grace;
+    let span = tracing::info_span!("wait_for_result", otel.kind = "client", task_id = %task.id);
     let result = match registered {
         Some(registered) => registered
             .wait(wait)
+            .instrument(span)
             .await
             .filter(|result| result.owner == user.user_id),
-        None => state.results.wait(&task.id, &user.user_id, wait).await?,
+        None => {
+            state
+                .results
+                .wait(&task.id, &user.user_id, wait)
+                .instrument(span)
+                .await?
+        }
     };
     match result {
         Some(result) => Ok(Json(result.into())),

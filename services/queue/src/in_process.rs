@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bazaar_domain::{ResultMessage, TaskMessage};
+use bazaar_telemetry::TraceContext;
+use bazaar_telemetry::metrics::metrics;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::{Acknowledge, Consumer, Delivery, QueueError, TaskQueue};
@@ -15,36 +17,44 @@ use crate::{Acknowledge, Consumer, Delivery, QueueError, TaskQueue};
 struct Envelope<T> {
     message: T,
     previous_deliveries: u32,
+    trace_context: TraceContext,
 }
 
 struct Channel<T> {
     sender: mpsc::Sender<Envelope<T>>,
     receiver: Arc<Mutex<mpsc::Receiver<Envelope<T>>>>,
     delivery_limit: u32,
+    /// The queue's name in metrics: `tasks` or `results`.
+    label: &'static str,
 }
 
 impl<T: Send + Clone + 'static> Channel<T> {
-    fn new(capacity: usize, delivery_limit: u32) -> Self {
+    fn new(capacity: usize, delivery_limit: u32, label: &'static str) -> Self {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         Channel {
             sender,
             receiver: Arc::new(Mutex::new(receiver)),
             delivery_limit,
+            label,
         }
     }
 
     fn publish(&self, message: T) -> Result<(), QueueError> {
-        self.sender
+        let sent = self
+            .sender
             .try_send(Envelope {
                 message,
                 previous_deliveries: 0,
+                trace_context: TraceContext::current(),
             })
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => QueueError::Full,
                 mpsc::error::TrySendError::Closed(_) => {
                     QueueError::Unavailable("the queue is shut down".to_owned())
                 }
-            })
+            });
+        metrics().queue.published(self.label, sent.is_ok());
+        sent
     }
 
     fn consumer(&self) -> ChannelConsumer<T> {
@@ -52,6 +62,7 @@ impl<T: Send + Clone + 'static> Channel<T> {
             receiver: self.receiver.clone(),
             sender: self.sender.clone(),
             delivery_limit: self.delivery_limit,
+            label: self.label,
         }
     }
 }
@@ -60,25 +71,31 @@ struct ChannelConsumer<T> {
     receiver: Arc<Mutex<mpsc::Receiver<Envelope<T>>>>,
     sender: mpsc::Sender<Envelope<T>>,
     delivery_limit: u32,
+    label: &'static str,
 }
 
 #[async_trait]
 impl<T: Send + Clone + 'static> Consumer<T> for ChannelConsumer<T> {
     async fn next(&mut self) -> Option<Delivery<T>> {
         let envelope = self.receiver.lock().await.recv().await?;
+        metrics().queue.consumed(self.label, true);
         let acknowledger = Requeue {
             envelope: Envelope {
                 message: envelope.message.clone(),
                 previous_deliveries: envelope.previous_deliveries,
+                trace_context: envelope.trace_context.clone(),
             },
             sender: self.sender.clone(),
             delivery_limit: self.delivery_limit,
         };
-        Some(Delivery::new(
-            envelope.message,
-            envelope.previous_deliveries,
-            Box::new(acknowledger),
-        ))
+        Some(
+            Delivery::new(
+                envelope.message,
+                envelope.previous_deliveries,
+                Box::new(acknowledger),
+            )
+            .with_trace_context(envelope.trace_context),
+        )
     }
 }
 
@@ -102,6 +119,7 @@ impl<T: Send + 'static> Requeue<T> {
         let envelope = Envelope {
             message: self.envelope.message,
             previous_deliveries: deliveries,
+            trace_context: self.envelope.trace_context,
         };
         // The copy goes back even when the channel is at capacity: it was already counted.
         let sender = self.sender;
@@ -144,8 +162,8 @@ impl InProcessQueue {
     /// most `delivery_limit` times.
     pub fn new(capacity: usize, delivery_limit: u32) -> Self {
         InProcessQueue {
-            tasks: Channel::new(capacity, delivery_limit),
-            results: Channel::new(capacity, delivery_limit),
+            tasks: Channel::new(capacity, delivery_limit, "tasks"),
+            results: Channel::new(capacity, delivery_limit, "results"),
         }
     }
 }

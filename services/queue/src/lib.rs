@@ -6,12 +6,18 @@
 //! delivery comes back (up to the delivery limit). Embedded mode uses the in-process queue
 //! here; distributed mode uses RabbitMQ behind the same trait (durable quorum queues, publisher
 //! confirms, a dead-letter queue for messages past the delivery limit).
+//!
+//! A message carries the trace context of the span that published it (in AMQP headers, or
+//! beside the message in process), so that its consumer's span continues the same trace:
+//! see [`Delivery::trace_context`]. Both backends count what they publish and consume in
+//! [`bazaar_telemetry::metrics`].
 
 mod in_process;
 mod rabbitmq;
 
 use async_trait::async_trait;
 use bazaar_domain::{ResultMessage, TaskMessage};
+use bazaar_telemetry::TraceContext;
 
 pub use in_process::InProcessQueue;
 pub use rabbitmq::{RabbitMqConfig, RabbitMqQueue};
@@ -30,7 +36,8 @@ pub enum QueueError {
 /// The queue as the services see it.
 #[async_trait]
 pub trait TaskQueue: Send + Sync + 'static {
-    /// Queues a task; returns once the queue has taken responsibility for it.
+    /// Queues a task; returns once the queue has taken responsibility for it. The message
+    /// carries the trace context of the current span.
     async fn publish_task(&self, task: TaskMessage) -> Result<(), QueueError>;
 
     /// Queues a result; returns once the queue has taken responsibility for it.
@@ -52,6 +59,11 @@ pub trait TaskQueue: Send + Sync + 'static {
 
     /// Whether the queue can be reached; used by readiness checks.
     async fn check(&self) -> Result<(), QueueError>;
+
+    /// Closes the queue at the end of a graceful shutdown, once every delivery is settled:
+    /// what was sent (acknowledgements included) reaches the broker before the process
+    /// exits. Publishing afterwards fails.
+    async fn close(&self) {}
 }
 
 /// A stream of deliveries.
@@ -67,6 +79,9 @@ pub struct Delivery<T> {
     pub message: T,
     /// How many times this message was delivered before (0 on the first delivery).
     pub previous_deliveries: u32,
+    /// The trace context of the span that published the message (empty when traces are
+    /// off): the consumer's span for this delivery continues that trace.
+    pub trace_context: TraceContext,
     acknowledger: Option<Box<dyn Acknowledge>>,
 }
 
@@ -93,8 +108,15 @@ impl<T> Delivery<T> {
         Delivery {
             message,
             previous_deliveries,
+            trace_context: TraceContext::default(),
             acknowledger: Some(acknowledger),
         }
+    }
+
+    /// The delivery with the trace context its message arrived with.
+    pub fn with_trace_context(mut self, trace_context: TraceContext) -> Self {
+        self.trace_context = trace_context;
+        self
     }
 
     /// The work is done and safe elsewhere; the queue may forget the message.

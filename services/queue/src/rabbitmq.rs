@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Messages are protobuf (`bazaar.v1.TaskMessage`, `bazaar.v1.TaskResult`), persistent, with
-//! the task id as message id. A publish returns only after the broker's positive confirm;
+//! the task id as message id and the publishing span's W3C trace context (`traceparent`,
+//! `tracestate`) as headers. A publish returns only after the broker's positive confirm;
 //! confirms are pipelined, so many publishes share one channel, each awaiting its own.
 //! Consumers acknowledge manually with a prefetch limit; the quorum queue counts deliveries
 //! (`x-delivery-count`) and dead-letters a message past the limit, at least once
@@ -36,6 +37,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bazaar_domain::{ResultMessage, TaskMessage};
 use bazaar_proto::v1;
+use bazaar_telemetry::TraceContext;
+use bazaar_telemetry::metrics::metrics;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::uri::{AMQPScheme, AMQPUri};
@@ -266,7 +269,7 @@ impl RabbitMqQueue {
         payload: Vec<u8>,
     ) -> Result<(), QueueError> {
         let timeout = self.settings.config.publish_timeout;
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_content_type(CONTENT_TYPE.into())
             .with_delivery_mode(PERSISTENT)
             .with_message_id(message_id.into())
@@ -277,6 +280,14 @@ impl RabbitMqQueue {
                     .unwrap_or_default()
                     .as_secs(),
             );
+        let trace_context = TraceContext::current();
+        if !trace_context.is_empty() {
+            let mut headers = FieldTable::default();
+            for (name, value) in trace_context.fields() {
+                headers.insert(name.into(), long_string(value));
+            }
+            properties = properties.with_headers(headers);
+        }
         let confirmed = async {
             let mut newer_than = 0;
             loop {
@@ -294,12 +305,19 @@ impl RabbitMqQueue {
                 }
             }
         };
-        match tokio::time::timeout(timeout, confirmed).await {
+        let outcome = match tokio::time::timeout(timeout, confirmed).await {
             Ok(outcome) => outcome,
             Err(_) => Err(QueueError::Unavailable(format!(
                 "RabbitMQ did not confirm the message within {timeout:?}"
             ))),
-        }
+        };
+        let label = if kind == TASK_TYPE {
+            "tasks"
+        } else {
+            "results"
+        };
+        metrics().queue.published(label, outcome.is_ok());
+        outcome
     }
 }
 
@@ -369,6 +387,10 @@ impl TaskQueue for RabbitMqQueue {
             Some(consumer) => consumer.check(),
             None => Ok(()),
         }
+    }
+
+    async fn close(&self) {
+        RabbitMqQueue::close(self).await;
     }
 }
 

@@ -1,5 +1,8 @@
 //! The results service over gRPC: the server the results process runs, and the client the
 //! gateway uses in distributed mode. Both speak `proto/bazaar/v1/results.proto`.
+//!
+//! The client sends the current span's trace context as gRPC metadata (`traceparent`); the
+//! server makes each request's span a child of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +12,9 @@ use bazaar_domain::{
     AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultStatus, TaskId, TaskResult, UserId,
 };
 use bazaar_proto::{from_micros, to_micros, v1};
+use bazaar_telemetry::TraceContext;
 use tokio_util::sync::CancellationToken;
+use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
@@ -54,6 +59,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tonic::transport::Server::builder()
+        .trace_fn(request_span)
         .add_service(v1::results_server::ResultsServer::new(GrpcResults {
             service,
         }))
@@ -63,6 +69,20 @@ pub async fn serve(
         )
         .await
         .map_err(|error| anyhow::anyhow!("the gRPC server failed: {error}"))
+}
+
+/// The span of one incoming request, continuing the caller's trace.
+fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let method = request.uri().path().trim_start_matches('/');
+    let span = tracing::info_span!(
+        "grpc_request",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = method
+    );
+    bazaar_telemetry::set_parent_from_headers(&span, request.headers());
+    span
 }
 
 struct GrpcResults {
@@ -179,6 +199,20 @@ impl GrpcResultsClient {
     }
 }
 
+/// A request that carries the current span's trace context.
+fn traced<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    for (name, value) in TraceContext::current().fields() {
+        if let (Ok(name), Ok(value)) = (
+            MetadataKey::from_bytes(name.as_bytes()),
+            MetadataValue::try_from(value),
+        ) {
+            request.metadata_mut().insert(name, value);
+        }
+    }
+    request
+}
+
 fn client_error(status: Status) -> ResultsError {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
@@ -209,10 +243,10 @@ impl ResultsClient for GrpcResultsClient {
         let response = self
             .client
             .clone()
-            .get_result(v1::GetResultRequest {
+            .get_result(traced(v1::GetResultRequest {
                 task_id: task_id.to_string(),
                 owner_id: owner.to_string(),
-            })
+            }))
             .await
             .map_err(client_error)?;
         decode(response.into_inner().result)
@@ -222,7 +256,7 @@ impl ResultsClient for GrpcResultsClient {
         let response = self
             .client
             .clone()
-            .list_results(v1::ListResultsRequest {
+            .list_results(traced(v1::ListResultsRequest {
                 owner_id: filter.owner.to_string(),
                 agent_id: filter.agent_id.as_ref().map(ToString::to_string),
                 status: filter
@@ -231,7 +265,7 @@ impl ResultsClient for GrpcResultsClient {
                     .into(),
                 limit: filter.limit,
                 offset: filter.offset,
-            })
+            }))
             .await
             .map_err(client_error)?
             .into_inner();
@@ -255,7 +289,7 @@ impl ResultsClient for GrpcResultsClient {
         owner: &UserId,
         timeout: Duration,
     ) -> Result<Option<TaskResult>, ResultsError> {
-        let mut request = Request::new(v1::WaitForResultRequest {
+        let mut request = traced(v1::WaitForResultRequest {
             task_id: task_id.to_string(),
             owner_id: owner.to_string(),
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
@@ -274,9 +308,9 @@ impl ResultsClient for GrpcResultsClient {
         let stats = self
             .client
             .clone()
-            .agent_stats(v1::AgentStatsRequest {
+            .agent_stats(traced(v1::AgentStatsRequest {
                 agent_id: agent_id.to_string(),
-            })
+            }))
             .await
             .map_err(client_error)?
             .into_inner();

@@ -4,6 +4,9 @@
 //! id is the key, so a redelivered result is stored and counted once), acknowledges them only
 //! after the commit, and wakes whoever waits for them. Readers reach it through
 //! [`ResultsClient`]: in-process in embedded mode, over gRPC in distributed mode.
+//!
+//! Each stored result has a `store_result` span, a child of the worker's `publish_result`
+//! span, so that every task's trace ends here even though results are stored in batches.
 
 pub mod grpc;
 
@@ -18,10 +21,12 @@ use bazaar_domain::{
 };
 use bazaar_queue::{Consumer, Delivery, TaskQueue};
 use bazaar_storage::{ResultStore, ResultsStored, StoreError};
+use bazaar_telemetry::metrics::metrics;
 use chrono::{SubsecRound, Utc};
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// A results request failed.
 #[derive(Debug, thiserror::Error)]
@@ -220,19 +225,28 @@ impl ResultsService {
                 },
             };
             let task = &delivery.message;
-            tracing::warn!(task_id = %task.task_id, agent_id = %task.agent_id, "a task was dead-lettered; storing it as failed");
+            let span = tracing::info_span!(
+                "store_dead_task",
+                otel.kind = "consumer",
+                task_id = %task.task_id,
+                agent_id = %task.agent_id
+            );
+            delivery.trace_context.set_parent_of(&span);
+            span.in_scope(|| tracing::warn!("a task was dead-lettered; storing it as failed"));
             let result = TaskResult::failure(
                 task,
                 "the task was given up after repeated delivery failures (it kept crashing or stalling workers)"
                     .to_owned(),
                 Utc::now().trunc_subsecs(6),
             );
-            match self
+            let stored = self
                 .store
                 .insert_results(std::slice::from_ref(&result))
-                .await
-            {
-                Ok(_) => {
+                .instrument(span)
+                .await;
+            match stored {
+                Ok(new) => {
+                    metrics().results.batch_stored(1, new);
                     let _ = delivery.ack().await;
                     // When a result was stored before, the waiters already have it.
                     if let Ok(Some(stored)) = self.store.get_result(&result.task_id).await {
@@ -240,6 +254,7 @@ impl ResultsService {
                     }
                 }
                 Err(error) => {
+                    metrics().results.store_failed();
                     tracing::error!(%error, "failed to store a dead-lettered task; it will come back");
                     let _ = delivery.reject(true).await;
                     tokio::select! {
@@ -305,22 +320,49 @@ impl ResultsService {
             .iter()
             .map(|delivery| delivery.message.clone())
             .collect();
-        if let Err(error) = self.store.insert_results(&results).await {
-            for delivery in batch {
-                if let Err(reject_error) = delivery.reject(true).await {
-                    tracing::warn!(error = %reject_error, "failed to reject a result delivery");
+        // One span per traced result, each continuing its task's trace, open while the batch
+        // is stored and acknowledged. Untraced results (traces off) cost no span.
+        let spans: Vec<tracing::Span> = batch
+            .iter()
+            .map(|delivery| {
+                if delivery.trace_context.is_empty() {
+                    return tracing::Span::none();
                 }
+                let result = &delivery.message;
+                let span = tracing::info_span!(
+                    parent: None,
+                    "store_result",
+                    otel.kind = "consumer",
+                    task_id = %result.task_id,
+                    agent_id = %result.agent_id,
+                    batch_size = batch.len()
+                );
+                delivery.trace_context.set_parent_of(&span);
+                span
+            })
+            .collect();
+        let inserted = self.store.insert_results(&results).await;
+        let new = match inserted {
+            Ok(new) => new,
+            Err(error) => {
+                metrics().results.store_failed();
+                for delivery in batch {
+                    if let Err(reject_error) = delivery.reject(true).await {
+                        tracing::warn!(error = %reject_error, "failed to reject a result delivery");
+                    }
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
+        metrics().results.batch_stored(results.len(), new);
         for delivery in batch {
             if let Err(error) = delivery.ack().await {
                 // Stored already: a redelivery is harmless, the insert is idempotent.
                 tracing::warn!(error = %error, "failed to acknowledge a stored result");
             }
         }
-        for result in results {
-            tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored");
+        for (result, span) in results.into_iter().zip(spans) {
+            span.in_scope(|| tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored"));
             self.wake(result);
         }
         Ok(())

@@ -5,9 +5,13 @@
 //! acknowledging, retrying and publishing. Binaries come from the blob store by SHA-256 and
 //! are verified before they are compiled; compiled modules stay in the sandbox's cache, so an
 //! agent compiles once per worker.
+//!
+//! Each task is one `execute_task` span, a child of the gateway's `publish_task` span (its
+//! context arrives with the delivery), with `fetch_binary`, `compile`, `run_agent` and
+//! `publish_result` inside; the worker's counters are in [`bazaar_telemetry::metrics`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
 use bazaar_queue::{Delivery, TaskQueue};
@@ -16,6 +20,7 @@ use bazaar_sandbox::{
     PreparedFrom, Sandbox,
 };
 use bazaar_storage::{BlobError, BlobStore};
+use bazaar_telemetry::metrics::metrics;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +91,7 @@ impl Worker {
         let execution = self
             .sandbox
             .run(&prepared, task.input.clone(), timeout)
+            .instrument(tracing::info_span!("run_agent"))
             .await;
         Outcome::Done(result_of(task, execution, timeout))
     }
@@ -93,33 +99,52 @@ impl Worker {
     /// The compiled agent: from the sandbox's caches (memory, then disk), else fetched from
     /// the blob store, verified against its hash and compiled, once however many tasks ask.
     async fn prepared_agent(&self, hash: &Sha256) -> Result<PreparedAgent, PrepareError> {
-        let fetch = || async {
-            let bytes = match self.blobs.get_agent_binary(hash).await {
-                Ok(bytes) => bytes,
-                Err(BlobError::NotFound(_)) => {
+        if let Some(prepared) = self.sandbox.cached(hash) {
+            metrics().worker.module_cache_hit();
+            return Ok(prepared);
+        }
+        // Both steps are children of the task's span, though fetching happens inside the
+        // sandbox's preparation (and only when the disk cache has no compiled copy).
+        let task_span = tracing::Span::current();
+        let fetch = || {
+            async {
+                let bytes = match self.blobs.get_agent_binary(hash).await {
+                    Ok(bytes) => bytes,
+                    Err(BlobError::NotFound(_)) => {
+                        return Err(PrepareError::Permanent(format!(
+                            "the agent's binary {hash} is missing from storage"
+                        )));
+                    }
+                    Err(BlobError::Other(error)) => {
+                        return Err(PrepareError::Transient(format!(
+                            "failed to fetch the agent binary: {error:#}"
+                        )));
+                    }
+                };
+                let actual = Sha256::digest(&bytes);
+                if &actual != hash {
                     return Err(PrepareError::Permanent(format!(
-                        "the agent's binary {hash} is missing from storage"
+                        "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
                     )));
                 }
-                Err(BlobError::Other(error)) => {
-                    return Err(PrepareError::Transient(format!(
-                        "failed to fetch the agent binary: {error:#}"
-                    )));
-                }
-            };
-            let actual = Sha256::digest(&bytes);
-            if &actual != hash {
-                return Err(PrepareError::Permanent(format!(
-                    "integrity error: the stored binary hashes to {actual}, not {hash}; it was not run"
-                )));
+                Ok(bytes)
             }
-            Ok(bytes)
+            .instrument(tracing::info_span!(parent: &task_span, "fetch_binary"))
         };
-        match self.sandbox.prepare_with(hash, fetch).await {
+        let prepared = self
+            .sandbox
+            .prepare_with(hash, fetch)
+            .instrument(tracing::info_span!("compile"))
+            .await;
+        match prepared {
             Ok((prepared, from)) => {
-                if from != PreparedFrom::Memory {
-                    tracing::debug!(%hash, from = from.as_str(), "agent prepared");
+                match from {
+                    PreparedFrom::Compiled => metrics().worker.module_cache_miss(),
+                    PreparedFrom::Memory | PreparedFrom::Disk => {
+                        metrics().worker.module_cache_hit()
+                    }
                 }
+                tracing::debug!(%hash, from = from.as_str(), "agent prepared");
                 Ok(prepared)
             }
             Err(SandboxPrepareError::Fetch(error)) => Err(error),
@@ -129,7 +154,9 @@ impl Worker {
         }
     }
 
-    /// Consumes tasks until `shutdown`, then waits for the tasks in flight to finish.
+    /// Consumes tasks until `shutdown`, then stops consuming (the deliveries it was sent
+    /// but had not started go back to the queue) and waits for the tasks in flight to finish
+    /// and publish their results.
     pub async fn run(
         self,
         queue: Arc<dyn TaskQueue>,
@@ -157,9 +184,11 @@ impl Worker {
             let queue = queue.clone();
             let span = tracing::info_span!(
                 "execute_task",
+                otel.kind = "consumer",
                 task_id = %delivery.message.task_id,
                 agent_id = %delivery.message.agent_id
             );
+            delivery.trace_context.set_parent_of(&span);
             in_flight.spawn(
                 async move {
                     worker.handle(delivery, queue.as_ref()).await;
@@ -168,6 +197,7 @@ impl Worker {
                 .instrument(span),
             );
         }
+        drop(consumer);
         in_flight.close();
         in_flight.wait().await;
         Ok(())
@@ -175,12 +205,15 @@ impl Worker {
 
     /// Executes one delivery and settles it: publish the result, then acknowledge.
     async fn handle(&self, delivery: Delivery<TaskMessage>, queue: &dyn TaskQueue) {
+        let _in_flight = metrics().worker.in_flight();
+        let started = Instant::now();
         let task = &delivery.message;
         let result = match self.execute_one(task).await {
             Outcome::Done(result) => result,
             Outcome::Retry(message)
                 if delivery.previous_deliveries + 1 < self.config.max_attempts =>
             {
+                metrics().worker.task_retried();
                 tracing::warn!(task_id = %task.task_id, %message, "task will be retried");
                 tokio::time::sleep(Duration::from_millis(
                     200 * u64::from(delivery.previous_deliveries + 1),
@@ -199,8 +232,18 @@ impl Worker {
                 ),
             ),
         };
+        metrics()
+            .worker
+            .task_done(result.status.as_str(), started.elapsed());
         tracing::debug!(task_id = %task.task_id, status = result.status.as_str(), duration_ms = result.duration_ms, "task done");
-        match queue.publish_result(result).await {
+        let published = queue
+            .publish_result(result)
+            .instrument(tracing::info_span!(
+                "publish_result",
+                otel.kind = "producer"
+            ))
+            .await;
+        match published {
             Ok(()) => {
                 if let Err(error) = delivery.ack().await {
                     tracing::warn!(%error, "failed to acknowledge a task whose result is published");

@@ -13,6 +13,76 @@ async fn health_and_readiness_answer_ok() {
     assert_eq!(app.readyz().await.status(), StatusCode::OK);
 }
 
+/// The value of the sample `name` (labels included, as written) in a metrics page.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn the_metrics_of_every_service_are_served_as_prometheus_text() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let agent_id = app.example_agent_id("echo").await;
+    app.execute_ok(&token, &agent_id, "counted").await;
+
+    let response = app.request(Method::GET, "/metrics").send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let metrics = response.text().await.unwrap();
+    // Counters are per process, and tests may share one: at least this test's share.
+    for name in [
+        "bazaar_http_requests_total{method=\"POST\",route=\"/api/v1/tasks/execute\",status=\"200\"}",
+        "bazaar_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/tasks/execute\",status=\"200\"}",
+        "bazaar_queue_published_total{queue=\"tasks\",outcome=\"ok\"}",
+        "bazaar_queue_consumed_total{queue=\"results\",outcome=\"ok\"}",
+        "bazaar_worker_tasks_total{outcome=\"succeeded\"}",
+        "bazaar_results_stored_total",
+    ] {
+        let value =
+            sample(&metrics, name).unwrap_or_else(|| panic!("{name} is missing:\n{metrics}"));
+        assert!(value >= 1.0, "{name} is {value}");
+    }
+    assert!(
+        metrics.contains("# TYPE bazaar_worker_tasks_in_flight gauge"),
+        "{metrics}"
+    );
+    // Unknown paths are counted under one label, not under their own paths.
+    app.request(Method::GET, "/no/such/path")
+        .send()
+        .await
+        .unwrap();
+    app.request(Method::GET, "/api/v1/no-such-thing")
+        .send()
+        .await
+        .unwrap();
+    let metrics = app
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("no-such")
+            && !metrics.contains("/no/such/path")
+            && !metrics.contains("__private"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"unmatched\",status=\"404\""),
+        "{metrics}"
+    );
+}
+
 /// `/agents/{agent_id}` and `/api/v1/agents/{id}` both become `/agents/{}`.
 fn normalise(path: &str) -> String {
     let relative = path.strip_prefix("/api/v1").unwrap_or(path);

@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -46,12 +46,18 @@ fn free_port() -> u16 {
 
 pub struct Cluster {
     client: reqwest::Client,
+    base_url: String,
     api: String,
     environment: Vec<(String, String)>,
     logs: tempfile::TempDir,
     processes: Vec<(String, Child)>,
     workers: Vec<Option<Child>>,
+    /// The operations endpoint (`/healthz`, `/readyz`, `/metrics`) of the results service
+    /// and of each worker, by index.
+    results_ops: SocketAddr,
+    worker_ops: Vec<SocketAddr>,
     admin_url: String,
+    database_url: String,
     database: String,
 }
 
@@ -59,6 +65,11 @@ impl Cluster {
     /// Starts results, gateway and `workers` workers; `None` (after a loud message) when the
     /// servers are missing outside CI.
     pub async fn start(workers: usize) -> Option<Cluster> {
+        Self::start_with(workers, &[]).await
+    }
+
+    /// [`Cluster::start`], with more environment variables for every process.
+    pub async fn start_with(workers: usize, extra_environment: &[(&str, &str)]) -> Option<Cluster> {
         let admin_url = env_or(
             "BAZAAR_TEST_POSTGRES_URL",
             "postgres://postgres@127.0.0.1:5432/test",
@@ -107,7 +118,7 @@ impl Cluster {
         let http_port = free_port();
         let grpc_port = free_port();
         let environment: Vec<(String, String)> = [
-            ("BAZAAR_DATABASE__URL", database_url),
+            ("BAZAAR_DATABASE__URL", database_url.clone()),
             ("BAZAAR_QUEUE__URL", amqp_url),
             ("BAZAAR_QUEUE__PREFIX", format!("bazaar-test-{unique}")),
             ("BAZAAR_BLOBS__URL", format!("s3://bazaar-test-{unique}")),
@@ -127,22 +138,32 @@ impl Cluster {
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))
+        .chain(
+            extra_environment
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        )
         .collect();
 
         let mut cluster = Cluster {
             client: reqwest::Client::new(),
+            base_url: format!("http://127.0.0.1:{http_port}"),
             api: format!("http://127.0.0.1:{http_port}/api/v1"),
             environment,
             logs: tempfile::tempdir().unwrap(),
             processes: Vec::new(),
             workers: Vec::new(),
+            results_ops: SocketAddr::from(([127, 0, 0, 1], 0)),
+            worker_ops: Vec::new(),
             admin_url,
+            database_url,
             database,
         };
-        let results = cluster.spawn("results");
+        let (results, results_ops) = cluster.spawn("results");
+        cluster.results_ops = results_ops;
         cluster.processes.push(("results".to_owned(), results));
         cluster.wait_for_port(grpc_port).await;
-        let gateway = cluster.spawn("gateway");
+        let (gateway, _) = cluster.spawn("gateway");
         cluster.processes.push(("gateway".to_owned(), gateway));
         cluster.wait_until_ready(http_port).await;
         for _ in 0..workers {
@@ -151,16 +172,19 @@ impl Cluster {
         Some(cluster)
     }
 
-    fn spawn(&self, target: &str) -> Child {
+    /// Starts a process of `target` with an operations endpoint of its own; returns it and
+    /// the endpoint's address.
+    fn spawn(&self, target: &str) -> (Child, SocketAddr) {
         self.spawn_with(target, &[])
     }
 
-    /// Starts `target` with `overrides` on top of the cluster's environment.
-    fn spawn_with(&self, target: &str, overrides: &[(&str, String)]) -> Child {
+    /// [`Cluster::spawn`] with `overrides` on top of the cluster's environment.
+    fn spawn_with(&self, target: &str, overrides: &[(&str, String)]) -> (Child, SocketAddr) {
         let index = self.processes.len() + self.workers.len();
         let log: PathBuf = self.logs.path().join(format!("{index}-{target}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        let ops = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let child = Command::new(env!("CARGO_BIN_EXE_bazaar"))
             .args(["--target", target])
             .envs(
                 self.environment
@@ -171,18 +195,21 @@ impl Cluster {
                 "BAZAAR_DATA_DIR",
                 self.logs.path().join(format!("data-{index}")),
             )
+            .env("BAZAAR_OPS__LISTEN", ops.to_string())
             .envs(overrides.iter().map(|(key, value)| (*key, value.as_str())))
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
-            .unwrap_or_else(|error| panic!("failed to start the {target}: {error}"))
+            .unwrap_or_else(|error| panic!("failed to start the {target}: {error}"));
+        (child, ops)
     }
 
     /// Starts one more worker and gives it a moment to subscribe.
     pub async fn start_worker(&mut self) {
-        let worker = self.spawn("worker");
+        let (worker, ops) = self.spawn("worker");
         self.workers.push(Some(worker));
+        self.worker_ops.push(ops);
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
 
@@ -190,7 +217,7 @@ impl Cluster {
     /// does not talk to: it stores about half of the results.
     pub async fn start_results_replica(&mut self) {
         let grpc_port = free_port();
-        let replica = self.spawn_with(
+        let (replica, _) = self.spawn_with(
             "results",
             &[("BAZAAR_RESULTS__LISTEN", format!("127.0.0.1:{grpc_port}"))],
         );
@@ -203,6 +230,136 @@ impl Cluster {
         let mut worker = self.workers[index].take().expect("the worker is running");
         worker.kill().unwrap();
         worker.wait().unwrap();
+    }
+
+    /// Sends SIGTERM to worker `index`; [`Cluster::wait_for_worker`] collects it.
+    pub fn terminate_worker(&self, index: usize) {
+        let worker = self.workers[index].as_ref().expect("the worker is running");
+        send_sigterm(worker);
+    }
+
+    /// Waits up to `within` for worker `index` to exit; its exit status.
+    pub async fn wait_for_worker(&mut self, index: usize, within: Duration) -> ExitStatus {
+        let mut worker = self.workers[index].take().expect("the worker is running");
+        self.wait_for_exit(&mut worker, "worker", within).await
+    }
+
+    /// Sends SIGTERM to the gateway; [`Cluster::wait_for_gateway`] collects it.
+    pub fn terminate_gateway(&self) {
+        let (_, gateway) = self
+            .processes
+            .iter()
+            .find(|(name, _)| name == "gateway")
+            .expect("the gateway is running");
+        send_sigterm(gateway);
+    }
+
+    /// Waits up to `within` for the gateway to exit; its exit status.
+    pub async fn wait_for_gateway(&mut self, within: Duration) -> ExitStatus {
+        let position = self
+            .processes
+            .iter()
+            .position(|(name, _)| name == "gateway")
+            .expect("the gateway is running");
+        let (_, mut gateway) = self.processes.remove(position);
+        self.wait_for_exit(&mut gateway, "gateway", within).await
+    }
+
+    async fn wait_for_exit(&self, child: &mut Child, name: &str, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.dump_logs();
+                panic!("the {name} did not exit within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/api/v1`.
+    pub fn api_url(&self) -> &str {
+        &self.api
+    }
+
+    /// `GET` on the operations endpoint of the results service: status and body.
+    pub async fn results_ops(&self, path: &str) -> (u16, String) {
+        self.ops_get(self.results_ops, path).await
+    }
+
+    /// `GET` on the operations endpoint of worker `index`: status and body.
+    pub async fn worker_ops(&self, index: usize, path: &str) -> (u16, String) {
+        self.ops_get(self.worker_ops[index], path).await
+    }
+
+    /// `GET` on the gateway outside the API (`/metrics`, say): status and body.
+    pub async fn gateway_root(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path} on the gateway failed: {error}"));
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    }
+
+    async fn ops_get(&self, address: SocketAddr, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path} on {address} failed: {error}"));
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    }
+
+    /// The log (stdout and stderr) of the first process of `target` started.
+    pub fn log_of(&self, target: &str) -> String {
+        let suffix = format!("-{target}.log");
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(self.logs.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().ends_with(&suffix))
+            })
+            .collect();
+        logs.sort();
+        std::fs::read_to_string(logs.first().expect("no such process")).unwrap()
+    }
+
+    /// How many results the database holds for `task_id`, and how many tasks the statistics
+    /// of `agent_id` count, read directly (the gateway may be gone).
+    pub async fn stored_results(&self, task_id: &str, agent_id: &str) -> (i64, i64) {
+        let pool = sqlx::PgPool::connect(&self.database_url)
+            .await
+            .expect("connect to the cluster's database");
+        let results: i64 =
+            sqlx::query_scalar("select count(*) from task_results where task_id = $1")
+                .bind(task_id)
+                .fetch_one(&pool)
+                .await
+                .expect("count the task's results");
+        let counted: i64 = sqlx::query_scalar(
+            "select coalesce(sum(tasks_completed), 0)::bigint from agent_stats where agent_id = $1",
+        )
+        .bind(agent_id)
+        .fetch_one(&pool)
+        .await
+        .expect("read the agent's statistics");
+        pool.close().await;
+        (results, counted)
     }
 
     async fn wait_for_port(&self, port: u16) {
@@ -286,13 +443,41 @@ impl Cluster {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.send(
-            self.client
-                .post(format!("{}{path}", self.api))
-                .bearer_auth(token)
-                .json(&body),
-        )
-        .await
+        self.post_with_headers(path, token, body, &[]).await
+    }
+
+    /// [`Cluster::post`] with extra request headers.
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    /// The id of the seeded example agent called `name`.
+    pub async fn example_agent(&self, name: &str) -> String {
+        let (status, found) = self.get(&format!("/agents/search?q={name}"), None).await;
+        assert_eq!(status, 200, "{found}");
+        found["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|agent| agent["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is seeded: {found}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn upload(&self, token: &str, name: &str, wasm: &[u8]) -> (u16, Value) {
@@ -354,6 +539,14 @@ impl Cluster {
             .await;
         }
     }
+}
+
+fn send_sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {} failed", child.id());
 }
 
 impl Drop for Cluster {

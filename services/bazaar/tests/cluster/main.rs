@@ -4,7 +4,10 @@
 //!
 //! Without the servers these tests skip with a loud message; under CI (`CI` set) they fail.
 
+mod collector;
 mod harness;
+mod shutdown;
+mod telemetry;
 
 use std::time::Duration;
 

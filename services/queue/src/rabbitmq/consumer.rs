@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bazaar_telemetry::TraceContext;
+use bazaar_telemetry::metrics::metrics;
 use futures_util::{FutureExt, StreamExt};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
@@ -22,6 +24,17 @@ pub(super) enum Kind {
     Results,
     /// Tasks that were given up; nothing is dead-lettered from here.
     DeadTasks,
+}
+
+impl Kind {
+    /// The queue's name in metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Tasks => "tasks",
+            Kind::Results => "results",
+            Kind::DeadTasks => "dead_tasks",
+        }
+    }
 }
 
 /// What is consumed, and how.
@@ -233,6 +246,9 @@ fn accept<T: 'static>(
         )),
         _ => (route.decode)(&delivery.data),
     };
+    metrics()
+        .queue
+        .consumed(route.kind.label(), decoded.is_ok());
     let message = match decoded {
         Ok(message) => message,
         Err(reason) => {
@@ -270,11 +286,26 @@ fn accept<T: 'static>(
         message_id,
         last_delivery,
     };
-    Some(Delivery::new(
-        message,
-        previous_deliveries,
-        Box::new(acknowledger),
-    ))
+    let trace_context = trace_context(properties);
+    Some(
+        Delivery::new(message, previous_deliveries, Box::new(acknowledger))
+            .with_trace_context(trace_context),
+    )
+}
+
+/// The publisher's trace context, from the message's headers.
+fn trace_context(properties: &BasicProperties) -> TraceContext {
+    let Some(headers) = properties.headers().as_ref() else {
+        return TraceContext::default();
+    };
+    TraceContext::from_fields(headers.inner().iter().filter_map(|(name, value)| {
+        match value {
+            AMQPValue::LongString(text) => std::str::from_utf8(text.as_bytes())
+                .ok()
+                .map(|text| (name.as_str(), text)),
+            _ => None,
+        }
+    }))
 }
 
 /// Settles one delivery on the channel it came from.
