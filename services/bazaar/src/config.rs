@@ -552,6 +552,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
     fn the_config_file_variable_is_not_taken_for_a_setting() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("BAZAAR_CONFIG", "bazaar.toml");

@@ -6,6 +6,7 @@
 //! writes its report as JSON and Markdown.
 
 mod catalog;
+mod distinct;
 mod execute;
 mod report;
 mod search;
@@ -34,6 +35,8 @@ enum Command {
     SeedAgents(seed::SeedArguments),
     /// Latency of `GET /agents/search` per class of term, on a seeded marketplace.
     Search(search::SearchArguments),
+    /// Publishes many distinct agents and runs each twice (first run compiles).
+    DistinctAgents(distinct::DistinctArguments),
 }
 
 #[tokio::main]
@@ -44,5 +47,6 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Execute(execute)) => execute::run(execute).await,
         Some(Command::SeedAgents(seed)) => seed::run(seed).await,
         Some(Command::Search(search)) => search::run(search).await,
+        Some(Command::DistinctAgents(distinct)) => distinct::run(distinct).await,
     }
 }
