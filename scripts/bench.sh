@@ -152,7 +152,9 @@ for phase in "${PHASES[@]}"; do
         database="bazaar_bench_search_$$"
         psql "$PG_ADMIN_URL" -qc "create database $database" >/dev/null
         DATABASES+=("$database")
-        "$BIN/bazaar-loadgen" seed-agents --database-url "$PG_SERVER/$database" --count 100000
+        "$BIN/bazaar-loadgen" seed-agents --database-url "$PG_SERVER/$database" --count 100000 --concurrency 16
+        # Planner statistics, as autovacuum would gather them on a server that runs it.
+        psql "$PG_SERVER/$database" -qc "vacuum analyze" >/dev/null
         port=$(free_port)
         BAZAAR_DATABASE__URL="$PG_SERVER/$database" "$BIN/bazaar" --data-dir "$WORK/search-pg" \
             --listen "127.0.0.1:$port" >"$OUT/search-postgres.log" 2>&1 &

@@ -67,10 +67,13 @@ pub struct AgentListView {
     pub offset: u32,
 }
 
-/// A page of search results, best match first.
+/// A page of search results, best match first. A query that matches more than 10,000 agents
+/// is ranked among its 10,000 most recent matches only.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchView {
     pub agents: Vec<AgentView>,
+    /// Agents matching the query: exact up to 10,000; above that, PostgreSQL's estimate in
+    /// distributed mode (within a few percent).
     pub total: u64,
     pub query: String,
     pub limit: u32,

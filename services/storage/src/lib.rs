@@ -87,7 +87,10 @@ pub trait AgentStore: Send + Sync + 'static {
     async fn list_agents(&self, filter: &AgentFilter) -> Result<Page<Agent>, StoreError>;
 
     /// Ranked full-text search over active agents' names, descriptions and capabilities.
-    /// Every word of `query` must match, as a prefix.
+    /// Every word of `query` must match, as a prefix. Above 10,000 matches only the most
+    /// recent 10,000 are ranked, and PostgreSQL's total is the planner's estimate (SQLite's
+    /// stays exact): ranking every match of a word most agents share would cost a tenth of a
+    /// second or more per query.
     async fn search_agents(
         &self,
         query: &str,
