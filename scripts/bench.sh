@@ -96,6 +96,14 @@ start_distributed() { # name
     sleep 1 # the workers subscribe
 }
 
+# Forgets the settings a distributed phase exported, so that the next phase starts clean.
+clear_env() {
+    local name
+    for name in $(compgen -e); do
+        case "$name" in BAZAAR_TEST_*) ;; BAZAAR_*|AWS_*) unset "$name" ;; esac
+    done
+}
+
 stop_all() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -113,12 +121,14 @@ scripts/services.sh >&2
 cat "$OUT/machine.txt" >&2
 
 for phase in "${PHASES[@]}"; do
+    clear_env
     case "$phase" in
     micro)
         say "criterion: sandbox"
         cargo bench -p bazaar-sandbox --bench sandbox 2>&1 | tee "$OUT/criterion-sandbox.txt"
         say "criterion: stores"
-        cargo bench -p bazaar-storage --bench store 2>&1 | tee "$OUT/criterion-store.txt"
+        BAZAAR_BENCH_POSTGRES_URL="$PG_ADMIN_URL" cargo bench -p bazaar-storage --bench store 2>&1 \
+            | tee "$OUT/criterion-store.txt"
         ;;
     embedded)
         say "embedded mode"
