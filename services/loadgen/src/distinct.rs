@@ -61,18 +61,7 @@ pub async fn run(arguments: DistinctArguments) -> anyhow::Result<()> {
         .build()?;
     let api = format!("{}/api/v1", arguments.url.trim_end_matches('/'));
     let unique = format!("{}{}", std::process::id(), chrono::Utc::now().timestamp());
-    let registered: serde_json::Value = client
-        .post(format!("{api}/auth/register"))
-        .json(&json!({"username": format!("distinct{unique}"), "password": "load generator password"}))
-        .send()
-        .await
-        .context("failed to reach the gateway")?
-        .json()
-        .await?;
-    let token = registered["token"]
-        .as_str()
-        .with_context(|| format!("registration failed: {registered}"))?
-        .to_owned();
+    let token = crate::execute::register(&client, &api, &format!("distinct{unique}")).await?;
 
     let (mut uploads, mut first_runs, mut second_runs) = (Vec::new(), Vec::new(), Vec::new());
     for index in 0..arguments.count {

@@ -116,13 +116,12 @@ impl Target {
     }
 }
 
-async fn setup(arguments: &ExecuteArguments) -> anyhow::Result<Target> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(arguments.concurrency.max(1) * 2)
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let api = format!("{}/api/v1", arguments.url.trim_end_matches('/'));
-    let username = format!("loadgen{}", std::process::id());
+/// Registers `username` and returns its bearer token.
+pub async fn register(
+    client: &reqwest::Client,
+    api: &str,
+    username: &str,
+) -> anyhow::Result<String> {
     let registered: serde_json::Value = client
         .post(format!("{api}/auth/register"))
         .json(&json!({"username": username, "password": "load generator password"}))
@@ -131,10 +130,19 @@ async fn setup(arguments: &ExecuteArguments) -> anyhow::Result<Target> {
         .context("failed to reach the gateway")?
         .json()
         .await?;
-    let token = registered["token"]
+    Ok(registered["token"]
         .as_str()
         .with_context(|| format!("registration failed: {registered}"))?
-        .to_owned();
+        .to_owned())
+}
+
+async fn setup(arguments: &ExecuteArguments) -> anyhow::Result<Target> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(arguments.concurrency.max(1) * 2)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let api = format!("{}/api/v1", arguments.url.trim_end_matches('/'));
+    let token = register(&client, &api, &format!("loadgen{}", std::process::id())).await?;
     let found: serde_json::Value = client
         .get(format!("{api}/agents/search"))
         .query(&[("q", arguments.agent.as_str()), ("limit", "100")])
