@@ -158,11 +158,7 @@ pub async fn execute_task(
     let wait = timeout + state.config.execute_wait_grace;
     let span = tracing::info_span!("wait_for_result", otel.kind = "client", task_id = %task.id);
     let result = match registered {
-        Some(registered) => registered
-            .wait(wait)
-            .instrument(span)
-            .await
-            .filter(|result| result.owner == user.user_id),
+        Some(registered) => registered.wait(&user.user_id, wait).instrument(span).await,
         None => {
             state
                 .results

@@ -379,8 +379,20 @@ impl ResultsService {
         }
     }
 
-    fn forget_waiter(&self, task_id: &TaskId) {
-        forget_waiter(&self.waiters, task_id);
+    /// Starts waiting for `task_id`'s result; see [`RegisteredWait`].
+    fn register_wait(&self, task_id: &TaskId) -> RegisteredWait {
+        let (sender, receiver) = oneshot::channel();
+        self.waiters
+            .lock()
+            .expect("waiters lock poisoned")
+            .entry(task_id.clone())
+            .or_default()
+            .push(sender);
+        RegisteredWait {
+            receiver,
+            waiters: self.waiters.clone(),
+            task_id: task_id.clone(),
+        }
     }
 }
 
@@ -406,12 +418,13 @@ pub struct RegisteredWait {
 }
 
 impl RegisteredWait {
-    /// The result, if it is stored within `timeout`.
-    pub async fn wait(mut self, timeout: Duration) -> Option<TaskResult> {
-        tokio::time::timeout(timeout, &mut self.receiver)
+    /// The result, if it is stored within `timeout` and belongs to `owner`.
+    pub async fn wait(mut self, owner: &UserId, timeout: Duration) -> Option<TaskResult> {
+        let result = tokio::time::timeout(timeout, &mut self.receiver)
             .await
             .ok()?
-            .ok()
+            .ok();
+        visible_to(result, owner)
     }
 }
 
@@ -446,35 +459,13 @@ impl ResultsClient for ResultsService {
         owner: &UserId,
         timeout: Duration,
     ) -> Result<Option<TaskResult>, ResultsError> {
-        // Register before looking, so a result stored in between is not missed.
-        let (sender, receiver) = oneshot::channel();
-        self.waiters
-            .lock()
-            .expect("waiters lock poisoned")
-            .entry(task_id.clone())
-            .or_default()
-            .push(sender);
-        let stored = match self.store.get_result(task_id).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                drop(receiver);
-                self.forget_waiter(task_id);
-                return Err(error.into());
-            }
-        };
-        if let Some(result) = stored {
-            drop(receiver);
-            self.forget_waiter(task_id);
-            return Ok(visible_to(Some(result), owner));
+        // Register before looking, so a result stored in between is not missed; dropping
+        // the registration on any way out forgets it.
+        let registered = self.register_wait(task_id);
+        if let Some(stored) = self.store.get_result(task_id).await? {
+            return Ok(visible_to(Some(stored), owner));
         }
-        let outcome = tokio::time::timeout(timeout, receiver).await;
-        match outcome {
-            Ok(Ok(result)) => Ok(visible_to(Some(result), owner)),
-            _ => {
-                self.forget_waiter(task_id);
-                Ok(None)
-            }
-        }
+        Ok(registered.wait(owner, timeout).await)
     }
 
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError> {
@@ -482,17 +473,6 @@ impl ResultsClient for ResultsService {
     }
 
     fn register(&self, task_id: &TaskId) -> Option<RegisteredWait> {
-        let (sender, receiver) = oneshot::channel();
-        self.waiters
-            .lock()
-            .expect("waiters lock poisoned")
-            .entry(task_id.clone())
-            .or_default()
-            .push(sender);
-        Some(RegisteredWait {
-            receiver,
-            waiters: self.waiters.clone(),
-            task_id: task_id.clone(),
-        })
+        Some(self.register_wait(task_id))
     }
 }
