@@ -127,7 +127,7 @@ for phase in "${PHASES[@]}"; do
         say "criterion: sandbox"
         cargo bench -p bazaar-sandbox --bench sandbox 2>&1 | tee "$OUT/criterion-sandbox.txt"
         say "criterion: stores"
-        BAZAAR_BENCH_POSTGRES_URL="$PG_ADMIN_URL" cargo bench -p bazaar-storage --bench store 2>&1 \
+        BAZAAR_BENCH_POSTGRES_URL="$PG_ADMIN_URL" cargo bench -p bazaar-database --bench store 2>&1 \
             | tee "$OUT/criterion-store.txt"
         ;;
     embedded)

@@ -1,12 +1,19 @@
 //! Configuration: defaults, then a TOML file, then `BAZAAR_SECTION__KEY` environment
 //! variables, then command-line flags. Every field has a default, so no file is needed.
 
+use anyhow::Context;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use bazaar_blobs::BlobLocation;
+use bazaar_database::DatabaseLocation;
+use bazaar_gateway::GatewayConfig;
+use bazaar_queue::QueueLocation;
+use bazaar_sandbox::SandboxConfig;
+use bazaar_worker::WorkerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Which services one process runs.
@@ -124,11 +131,11 @@ impl Config {
         }
     }
 
-    /// The database URL in effect: the configured one, or a SQLite file in the data directory.
-    pub fn database_url(&self) -> String {
+    /// The database in effect: the configured one, or a SQLite file in the data directory.
+    pub fn database_location(&self) -> DatabaseLocation {
         match &self.database.url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("bazaar.db").display()),
+            Some(location) => location.clone(),
+            None => DatabaseLocation::sqlite(self.data_dir.join("bazaar.db")),
         }
     }
 
@@ -141,13 +148,17 @@ impl Config {
         }
     }
 
-    /// Where local binaries go: the configured directory, or `blobs/` in the data directory.
-    /// (`s3://` URLs are handled apart.)
-    pub fn blob_directory(&self) -> PathBuf {
+    /// Where binaries go: the configured location, or `blobs/` in the data directory.
+    pub fn blob_location(&self) -> BlobLocation {
         match &self.blobs.url {
-            Some(url) => PathBuf::from(url.strip_prefix("file://").unwrap_or(url)),
-            None => self.data_dir.join("blobs"),
+            Some(location) => location.clone(),
+            None => BlobLocation::Directory(self.data_dir.join("blobs")),
         }
+    }
+
+    /// The queue in effect: the configured broker, or the in-process queue.
+    pub fn queue_location(&self) -> QueueLocation {
+        self.queue.url.clone().unwrap_or(QueueLocation::InProcess)
     }
 
     /// What this configuration lacks for its target: a process that runs one service talks to
@@ -163,16 +174,8 @@ impl Config {
                 Ok(())
             }
         };
-        let is_sqlite = self
-            .database
-            .url
-            .as_deref()
-            .is_none_or(|url| url.starts_with("sqlite:"));
-        let is_local_blobs = self
-            .blobs
-            .url
-            .as_deref()
-            .is_none_or(|url| !url.starts_with("s3://"));
+        let is_sqlite = self.database_location().is_sqlite();
+        let is_local_blobs = matches!(self.blob_location(), BlobLocation::Directory(_));
         match self.target {
             Target::All => Ok(()),
             Target::Gateway => {
@@ -218,33 +221,40 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
+        let gateway = GatewayConfig::default();
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            max_upload_bytes: 16 << 20,
-            max_input_bytes: 1 << 20,
-            execute_wait_grace_ms: 30_000,
-            lookup_cache_ms: 2_000,
+            max_upload_bytes: gateway.max_upload_bytes,
+            max_input_bytes: gateway.max_input_bytes,
+            execute_wait_grace_ms: millis(gateway.execute_wait_grace),
+            lookup_cache_ms: millis(gateway.lookup_cache_ttl),
         }
     }
+}
+
+/// A default duration as the whole milliseconds configuration speaks.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The database of records.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/file.db` or `postgres://user@host:5432/database`; by default
-    /// `bazaar.db` in the data directory.
-    pub url: Option<String>,
+    /// `sqlite://path/file.db` or `postgres://user:password@host:5432/database`; by default
+    /// `bazaar.db` in the data directory. Any other scheme is refused at start-up; a
+    /// password is never printed.
+    pub url: Option<DatabaseLocation>,
 }
 
 /// Where agent binaries are stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlobsConfig {
-    /// `s3://bucket` (endpoint, region and credentials from the standard `AWS_*`
+    /// `s3://bucket[/prefix]` (endpoint, region and credentials from the standard `AWS_*`
     /// variables), or a local directory (`file:///path` or a plain path); by default
-    /// `blobs/` in the data directory.
-    pub url: Option<String>,
+    /// `blobs/` in the data directory. Any other scheme is refused at start-up.
+    pub url: Option<BlobLocation>,
     /// Create the S3 bucket at start-up when it is missing.
     pub create_bucket: bool,
 }
@@ -282,8 +292,9 @@ impl Default for ResultsSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
     /// `amqp://user:password@host:5672/vhost` for RabbitMQ; unset means the in-process queue
-    /// (embedded mode only).
-    pub url: Option<String>,
+    /// (embedded mode only). Any other scheme is refused at start-up; a password is never
+    /// printed.
+    pub url: Option<QueueLocation>,
     /// Prefix of the RabbitMQ queue names (`<prefix>.tasks`, `<prefix>.results`, …).
     pub prefix: String,
     /// Tasks (and results) the in-process queue holds before new tasks get 503.
@@ -333,25 +344,26 @@ pub struct SandboxSettings {
 
 impl Default for SandboxSettings {
     fn default() -> Self {
+        let sandbox = SandboxConfig::default();
         SandboxSettings {
-            max_timeout_ms: 300_000,
-            default_timeout_ms: 30_000,
-            memory_limit_mib: 128,
-            max_wasm_stack_kib: 1024,
-            stdout_limit_bytes: 1 << 20,
-            stderr_limit_bytes: 1 << 20,
-            module_cache_capacity: 256,
-            max_concurrent_runs: 64,
+            max_timeout_ms: millis(sandbox.max_timeout),
+            default_timeout_ms: millis(GatewayConfig::default().default_timeout),
+            memory_limit_mib: (sandbox.memory_limit_bytes >> 20) as u64,
+            max_wasm_stack_kib: (sandbox.max_wasm_stack_bytes >> 10) as u64,
+            stdout_limit_bytes: sandbox.stdout_limit_bytes,
+            stderr_limit_bytes: sandbox.stderr_limit_bytes,
+            module_cache_capacity: sandbox.module_cache_capacity,
+            max_concurrent_runs: sandbox.max_concurrent_runs,
             cache_dir: None,
-            disk_cache_capacity: 4096,
+            disk_cache_capacity: sandbox.disk_cache_capacity,
         }
     }
 }
 
 impl SandboxSettings {
     /// The sandbox's settings; `cache_dir` is where compiled modules go on disk, if anywhere.
-    pub fn to_sandbox_config(&self, cache_dir: Option<PathBuf>) -> bazaar_sandbox::SandboxConfig {
-        bazaar_sandbox::SandboxConfig {
+    pub fn to_sandbox_config(&self, cache_dir: Option<PathBuf>) -> SandboxConfig {
+        SandboxConfig {
             max_timeout: Duration::from_millis(self.max_timeout_ms),
             memory_limit_bytes: (self.memory_limit_mib as usize) << 20,
             max_wasm_stack_bytes: (self.max_wasm_stack_kib as usize) << 10,
@@ -361,7 +373,7 @@ impl SandboxSettings {
             max_concurrent_runs: self.max_concurrent_runs,
             cache_dir,
             disk_cache_capacity: self.disk_cache_capacity,
-            ..bazaar_sandbox::SandboxConfig::default()
+            ..SandboxConfig::default()
         }
     }
 }
@@ -379,9 +391,10 @@ pub struct WorkerSettings {
 
 impl Default for WorkerSettings {
     fn default() -> Self {
+        let worker = WorkerConfig::default();
         WorkerSettings {
-            concurrency: 32,
-            max_attempts: 5,
+            concurrency: worker.concurrency,
+            max_attempts: worker.max_attempts,
         }
     }
 }
@@ -398,9 +411,10 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
+        let gateway = GatewayConfig::default();
         LimitsConfig {
-            tasks_per_second_per_user: 0.0,
-            task_burst: 100,
+            tasks_per_second_per_user: gateway.tasks_per_second_per_user,
+            task_burst: gateway.task_burst,
         }
     }
 }
@@ -416,7 +430,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
-            token_ttl_hours: 720,
+            token_ttl_hours: GatewayConfig::default().token_ttl.as_secs() / 3600,
         }
     }
 }
@@ -489,9 +503,7 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
             })
             .split("__"),
     );
-    figment
-        .extract()
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
+    figment.extract().context("invalid configuration")
 }
 
 #[cfg(test)]
@@ -511,8 +523,8 @@ mod tests {
         config.target = Target::Worker;
         let error = config.check_distributed().unwrap_err();
         assert!(error.contains("queue.url"), "{error}");
-        config.queue.url = Some("amqp://localhost".to_owned());
-        config.blobs.url = Some("s3://agents".to_owned());
+        config.queue.url = Some("amqp://localhost".parse().unwrap());
+        config.blobs.url = Some("s3://agents".parse().unwrap());
         assert_eq!(config.check_distributed(), Ok(()));
         config.target = Target::Gateway;
         assert!(
@@ -526,10 +538,13 @@ mod tests {
     #[test]
     fn the_default_database_lives_in_the_data_directory() {
         let config = Config::embedded(Path::new("/tmp/somewhere"));
-        assert_eq!(config.database_url(), "sqlite:///tmp/somewhere/bazaar.db");
         assert_eq!(
-            config.blob_directory(),
-            PathBuf::from("/tmp/somewhere/blobs")
+            config.database_location().url(),
+            "sqlite:///tmp/somewhere/bazaar.db"
+        );
+        assert_eq!(
+            config.blob_location(),
+            BlobLocation::Directory(PathBuf::from("/tmp/somewhere/blobs"))
         );
     }
 
@@ -567,11 +582,63 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn backend_urls_are_parsed_at_load_and_their_passwords_never_printed() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "BAZAAR_DATABASE__URL",
+                "postgres://bazaar:secret@db:5432/bazaar",
+            );
+            jail.set_env("BAZAAR_QUEUE__URL", "amqp://bazaar:secret@rabbit:5672/%2f");
+            let config = load(None).map_err(|error| error.to_string())?;
+            let printed = serde_json::to_string(&config).unwrap();
+            assert!(!printed.contains("secret"), "{printed}");
+            assert!(!format!("{config:?}").contains("secret"));
+            assert!(
+                printed.contains("postgres://bazaar:***@db:5432/bazaar"),
+                "{printed}"
+            );
+            assert_eq!(
+                config.database_location().url(),
+                "postgres://bazaar:secret@db:5432/bazaar"
+            );
+
+            jail.set_env("BAZAAR_BLOBS__URL", "gs://agents");
+            let error = format!("{:#}", load(None).unwrap_err());
+            assert!(error.contains("unsupported blob store url"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_defaults_are_the_services_own() {
+        let config = Config::default();
+        let worker = WorkerConfig::default();
+        assert_eq!(config.worker.concurrency, worker.concurrency);
+        assert_eq!(config.worker.max_attempts, worker.max_attempts);
+        let sandbox = config.sandbox.to_sandbox_config(None);
+        let defaults = SandboxConfig::default();
+        assert_eq!(sandbox.max_timeout, defaults.max_timeout);
+        assert_eq!(sandbox.memory_limit_bytes, defaults.memory_limit_bytes);
+        assert_eq!(sandbox.max_wasm_stack_bytes, defaults.max_wasm_stack_bytes);
+        assert_eq!(sandbox.stdout_limit_bytes, defaults.stdout_limit_bytes);
+        assert_eq!(
+            sandbox.module_cache_capacity,
+            defaults.module_cache_capacity
+        );
+        assert_eq!(
+            config.http.max_upload_bytes,
+            GatewayConfig::default().max_upload_bytes
+        );
+        assert_eq!(config.auth.token_ttl_hours, 720);
+    }
+
+    #[test]
     fn an_unknown_key_is_an_error() {
         let directory = tempfile::tempdir().unwrap();
         let file = directory.path().join("bazaar.toml");
         std::fs::write(&file, "[sandbox]\nmemory_limit = 64\n").unwrap();
-        let error = load(Some(&file)).unwrap_err().to_string();
+        let error = format!("{:#}", load(Some(&file)).unwrap_err());
         assert!(error.contains("memory_limit"), "{error}");
     }
 }

@@ -617,8 +617,9 @@ fn keda_scales_the_worker_deployment_on_its_task_queue() {
     let broker = manifests
         .value("Secret", &text_at(host, "name"), &text_at(host, "key"))
         .expect("the TriggerAuthentication's Secret key exists");
+    // The printed configuration shows the URL with its password redacted.
     assert_eq!(
-        Some(broker.as_str()),
+        Some(bazaar_domain::SecretUrl::new(broker).redacted()),
         worker.config["queue"]["url"].as_str(),
         "KEDA measures the broker the workers use"
     );
@@ -844,4 +845,49 @@ fn a_misspelt_or_malformed_setting_makes_the_binary_fail() {
     let config = print_config(&["--target".to_owned(), "worker".to_owned()], &correct).unwrap();
     assert_eq!(target(&config), "worker");
     assert_eq!(listen(&config, "http").port(), 8080);
+}
+
+#[test]
+fn printed_configuration_shows_no_password_of_any_backend_url() {
+    let environment = Environment::from([
+        (
+            "BAZAAR_DATABASE__URL".to_owned(),
+            "postgres://u:secret@db.internal:5432/bazaar".to_owned(),
+        ),
+        (
+            "BAZAAR_QUEUE__URL".to_owned(),
+            "amqp://u:secret@rabbit.internal:5672/%2f".to_owned(),
+        ),
+        (
+            "BAZAAR_BLOBS__URL".to_owned(),
+            "s3://bazaar-agents".to_owned(),
+        ),
+    ]);
+    let arguments = ["--target".to_owned(), "gateway".to_owned()];
+    let config = print_config(&arguments, &environment).expect("the settings are accepted");
+
+    let printed = config.to_string();
+    assert!(!printed.contains("secret"), "{printed}");
+    assert_eq!(
+        config["database"]["url"],
+        "postgres://u:***@db.internal:5432/bazaar"
+    );
+    assert_eq!(
+        config["queue"]["url"],
+        "amqp://u:***@rabbit.internal:5672/%2f"
+    );
+}
+
+#[test]
+fn an_unknown_backend_scheme_stops_the_binary_before_it_starts() {
+    for (variable, url) in [
+        ("BAZAAR_DATABASE__URL", "mysql://u:secret@db/bazaar"),
+        ("BAZAAR_QUEUE__URL", "nats://u:secret@nats:4222"),
+        ("BAZAAR_BLOBS__URL", "gs://bazaar-agents"),
+    ] {
+        let environment = Environment::from([(variable.to_owned(), url.to_owned())]);
+        let error = print_config(&[], &environment).expect_err("an unknown scheme is refused");
+        assert!(error.contains("unsupported"), "{variable}: {error}");
+        assert!(!error.contains("secret"), "{variable}: {error}");
+    }
 }

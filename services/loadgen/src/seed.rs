@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
+use bazaar_database::DatabaseStores;
 use bazaar_domain::{
     AgentId, AgentName, Capabilities, NewAgent, Price, Sha256, UserId, Username, Version,
 };
-use bazaar_storage::DatabaseStores;
 
 use crate::catalog::Catalog;
 
@@ -25,7 +25,7 @@ pub struct SeedArguments {
     /// The database to fill: `sqlite:///path/to/bazaar.db` (embedded mode keeps it at
     /// `<data-dir>/bazaar.db`; stop the server first) or `postgres://user@host/database`.
     #[arg(long, env = "BAZAAR_DATABASE__URL")]
-    database_url: String,
+    database_url: bazaar_database::DatabaseLocation,
     /// Agents to insert.
     #[arg(long, default_value_t = 100_000)]
     count: u64,
@@ -44,7 +44,7 @@ pub struct SeedArguments {
 const UNUSABLE_PASSWORD_HASH: &str = "!";
 
 pub async fn run(arguments: SeedArguments) -> anyhow::Result<()> {
-    let stores = bazaar_storage::open_database(&arguments.database_url)
+    let stores = bazaar_database::open(&arguments.database_url)
         .await
         .context("failed to open the database to seed")?;
     let before = stores.agents.count_agents().await?;

@@ -1,9 +1,9 @@
 //! `ResultStore`: storing each result exactly once, agent statistics and result listings.
 
+use bazaar_database::PERCENTILE_WINDOW;
 use bazaar_domain::{
     Agent, AgentId, AgentStats, ResultFilter, ResultStatus, TaskId, TaskResult, UserId,
 };
-use bazaar_storage::PERCENTILE_WINDOW;
 
 use crate::backends::Backend;
 use crate::fixtures::{at, create_user, everything, publish_named, result_of};
@@ -532,7 +532,7 @@ pub async fn watchers_learn_of_every_stored_result(backend: Backend) {
             .await
             .unwrap_or_else(|_| panic!("{} results were never announced", unseen.len()))
             .expect("the notifications go on");
-        if let bazaar_storage::ResultsStored::Tasks(task_ids) = event {
+        if let bazaar_database::ResultsStored::Tasks(task_ids) = event {
             for task_id in task_ids {
                 unseen.remove(&task_id);
             }

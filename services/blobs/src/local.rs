@@ -1,31 +1,13 @@
+//! Agent binaries in a local directory, for embedded mode.
+
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use async_trait::async_trait;
 use bazaar_domain::Sha256;
 use bytes::Bytes;
 
-/// A blob could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    #[error("no binary stored under {0}")]
-    NotFound(Sha256),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
-/// Content-addressed storage of agent binaries: `agents/<sha256>`.
-#[async_trait]
-pub trait BlobStore: Send + Sync + 'static {
-    /// Stores an agent binary under its digest and returns its URL. Storing the same
-    /// binary twice keeps one copy. The caller vouches that `hash` is the digest of `bytes`.
-    async fn put_agent_binary(&self, hash: &Sha256, bytes: Bytes) -> anyhow::Result<String>;
-
-    /// Reads an agent binary back. Callers verify the digest before trusting it.
-    async fn get_agent_binary(&self, hash: &Sha256) -> Result<Bytes, BlobError>;
-
-    /// Whether the store can be reached; used by readiness checks.
-    async fn check(&self) -> anyhow::Result<()>;
-}
+use crate::{BlobError, BlobStore};
 
 /// Binaries in a local directory, for embedded mode.
 #[derive(Debug, Clone)]
@@ -39,13 +21,10 @@ impl LocalBlobStore {
         let root = root.into();
         tokio::fs::create_dir_all(root.join("agents"))
             .await
-            .map_err(|error| {
-                anyhow::anyhow!(
-                    "failed to create blob directory {}: {error}",
-                    root.display()
-                )
-            })?;
-        let root = tokio::fs::canonicalize(&root).await?;
+            .with_context(|| format!("failed to create blob directory {}", root.display()))?;
+        let root = tokio::fs::canonicalize(&root)
+            .await
+            .with_context(|| format!("failed to resolve blob directory {}", root.display()))?;
         Ok(LocalBlobStore { root })
     }
 
@@ -54,6 +33,8 @@ impl LocalBlobStore {
         self.root.join("agents").join(hash.as_str())
     }
 
+    /// The directory as resolved when opened: absolute, symbolic links followed. Binaries
+    /// are under its `agents/`.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -73,10 +54,10 @@ impl BlobStore for LocalBlobStore {
         let partial = path.with_extension(format!("partial-{}-{sequence}", std::process::id()));
         tokio::fs::write(&partial, &bytes)
             .await
-            .map_err(|error| anyhow::anyhow!("failed to write agent binary {hash}: {error}"))?;
+            .with_context(|| format!("failed to write agent binary {hash}"))?;
         tokio::fs::rename(&partial, &path)
             .await
-            .map_err(|error| anyhow::anyhow!("failed to store agent binary {hash}: {error}"))?;
+            .with_context(|| format!("failed to store agent binary {hash}"))?;
         Ok(url)
     }
 
@@ -86,16 +67,16 @@ impl BlobStore for LocalBlobStore {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 Err(BlobError::NotFound(hash.clone()))
             }
-            Err(error) => Err(BlobError::Other(anyhow::anyhow!(
-                "failed to read agent binary {hash}: {error}"
-            ))),
+            Err(error) => Err(BlobError::Other(
+                anyhow::Error::new(error).context(format!("failed to read agent binary {hash}")),
+            )),
         }
     }
 
     async fn check(&self) -> anyhow::Result<()> {
         tokio::fs::metadata(self.root.join("agents"))
             .await
-            .map_err(|error| anyhow::anyhow!("blob directory is not readable: {error}"))?;
+            .context("the blob directory is not readable")?;
         Ok(())
     }
 }

@@ -9,18 +9,18 @@
 //! server `BAZAAR_BENCH_POSTGRES_URL` names (its user must be allowed to create databases),
 //! and is skipped, with a note, when that is not set.
 //!
-//! Run with `cargo bench -p bazaar-storage --bench store`; `bazaar-loadgen seed-agents` and
+//! Run with `cargo bench -p bazaar-database --bench store`; `bazaar-loadgen seed-agents` and
 //! `bazaar-loadgen search` measure search at 100,000 agents through the HTTP API.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bazaar_database::DatabaseStores;
 use bazaar_domain::{
     AgentId, AgentName, Capabilities, NewAgent, Price, ResultStatus, Sha256, Task, TaskId,
     TaskResult, UserId, Username, Version,
 };
-use bazaar_storage::DatabaseStores;
 use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
@@ -165,7 +165,9 @@ fn result(marketplace: &Marketplace, agent: &AgentId) -> TaskResult {
 fn bench_stores(criterion: &mut Criterion, backend: &str, url: &str) {
     let runtime = runtime();
     let stores = runtime
-        .block_on(bazaar_storage::open_database(url))
+        .block_on(bazaar_database::open(
+            &url.parse().expect("the bench database url is valid"),
+        ))
         .expect("the store opens");
     let count = agent_count();
     let seeding = std::time::Instant::now();

@@ -1,7 +1,7 @@
 //! `AccountStore`: users and their bearer tokens.
 
+use bazaar_database::StoreError;
 use bazaar_domain::UserId;
-use bazaar_storage::StoreError;
 use chrono::{TimeDelta, Utc};
 
 use crate::backends::Backend;

@@ -17,7 +17,7 @@ use base64::Engine;
 use bazaar_domain::Sha256;
 use bytes::Bytes;
 
-use crate::blob::{BlobError, BlobStore};
+use crate::{BlobError, BlobStore, S3Location};
 
 /// Binaries in `s3://bucket[/prefix]/agents/<sha256>`.
 #[derive(Debug, Clone)]
@@ -29,26 +29,25 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
-    /// Uses the bucket `bucket_url` names (`s3://bucket` or `s3://bucket/prefix`), reached
-    /// as the standard AWS configuration chain says. With `create_bucket`, a missing bucket
+    /// Uses the bucket `location` names, reached as the standard AWS configuration chain
+    /// says. With `create_bucket`, a missing bucket
     /// is created now; without it nothing is sent until the first call, so that a service
     /// can start before S3 answers (its readiness check tells when it does).
-    pub async fn open(bucket_url: &str, create_bucket: bool) -> anyhow::Result<Self> {
+    pub async fn open(location: &S3Location, create_bucket: bool) -> anyhow::Result<Self> {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .http_client(https_client())
             .load()
             .await;
-        Self::with_config(&config, bucket_url, create_bucket).await
+        Self::with_config(&config, location, create_bucket).await
     }
 
     /// Like [`open`](Self::open), with the configuration given rather than read from the
     /// environment.
     pub async fn with_config(
         config: &SdkConfig,
-        bucket_url: &str,
+        location: &S3Location,
         create_bucket: bool,
     ) -> anyhow::Result<Self> {
-        let (bucket, prefix) = parse_bucket_url(bucket_url)?;
         let mut s3_config = aws_sdk_s3::config::Builder::from(config)
             .behavior_version(BehaviorVersion::latest())
             // MinIO, moto and most other S3-compatible stores serve buckets under a path,
@@ -59,8 +58,8 @@ impl S3BlobStore {
         }
         let store = S3BlobStore {
             client: Client::from_conf(s3_config.build()),
-            bucket,
-            prefix,
+            bucket: location.bucket().to_owned(),
+            prefix: location.prefix().to_owned(),
         };
         if create_bucket {
             store.create_bucket_if_missing(config).await?;
@@ -234,91 +233,4 @@ fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https()
-}
-
-/// `s3://bucket[/prefix]` → the bucket and a prefix that is empty or ends in `/`.
-fn parse_bucket_url(url: &str) -> anyhow::Result<(String, String)> {
-    let Some(rest) = url.strip_prefix("s3://") else {
-        anyhow::bail!("`{url}` is not an s3:// url: use s3://bucket or s3://bucket/prefix");
-    };
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let well_formed_bucket = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|byte| {
-            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'.')
-        });
-    if !well_formed_bucket {
-        anyhow::bail!(
-            "`{bucket}` in `{url}` is not a bucket name: 3 to 63 lowercase letters, digits, `-` or `.`"
-        );
-    }
-    let prefix = prefix.trim_matches('/');
-    let prefix = if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{prefix}/")
-    };
-    Ok((bucket.to_owned(), prefix))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_bucket_url;
-
-    #[test]
-    fn a_bucket_url_without_a_path_has_no_prefix() {
-        let parsed = parse_bucket_url("s3://bazaar-binaries").unwrap();
-
-        assert_eq!(parsed, ("bazaar-binaries".to_owned(), String::new()));
-    }
-
-    #[test]
-    fn a_bucket_url_path_is_a_prefix_ending_in_one_slash() {
-        for url in [
-            "s3://bazaar/production",
-            "s3://bazaar/production/",
-            "s3://bazaar//production//",
-        ] {
-            let parsed = parse_bucket_url(url).unwrap();
-
-            assert_eq!(
-                parsed,
-                ("bazaar".to_owned(), "production/".to_owned()),
-                "{url}"
-            );
-        }
-        let nested = parse_bucket_url("s3://bazaar/eu/production").unwrap();
-        assert_eq!(nested.1, "eu/production/");
-    }
-
-    #[test]
-    fn a_bucket_url_with_a_trailing_slash_has_no_prefix() {
-        let parsed = parse_bucket_url("s3://bazaar/").unwrap();
-
-        assert_eq!(parsed, ("bazaar".to_owned(), String::new()));
-    }
-
-    #[test]
-    fn a_url_that_is_not_s3_is_rejected() {
-        for url in [
-            "file:///var/lib/bazaar",
-            "bazaar",
-            "S3://bazaar",
-            "http://bazaar",
-        ] {
-            assert!(parse_bucket_url(url).is_err(), "{url}");
-        }
-    }
-
-    #[test]
-    fn a_bucket_name_s3_would_refuse_is_rejected() {
-        for url in [
-            "s3://",
-            "s3:///prefix",
-            "s3://ab",
-            "s3://Bazaar",
-            "s3://baz_aar",
-        ] {
-            assert!(parse_bucket_url(url).is_err(), "{url}");
-        }
-    }
 }

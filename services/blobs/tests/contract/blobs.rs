@@ -1,7 +1,7 @@
 //! `BlobStore`: content-addressed agent binaries.
 
+use bazaar_blobs::BlobError;
 use bazaar_domain::Sha256;
-use bazaar_storage::BlobError;
 use bytes::Bytes;
 
 use crate::backends::BlobBackend;

@@ -1,14 +1,12 @@
-//! The contract every storage backend keeps.
+//! The contract every database backend keeps.
 //!
-//! Services hold `Arc<dyn AccountStore>`, `Arc<dyn BlobStore>` and the like and never know
+//! Services hold `Arc<dyn AccountStore>`, `Arc<dyn ResultStore>` and the like and never know
 //! which backend they got, so each backend must behave exactly alike. The tests here are
 //! written once, against the traits only, as `async fn(Backend)` in the modules below;
-//! `store_contract_tests!` and `blob_contract_tests!` turn each of them into one `#[test]`
-//! per backend. Adding a backend takes one constructor in `backends` and one macro line at
-//! the bottom of this file. What only one backend promises is tested beside it
-//! (`s3_objects`).
+//! `store_contract_tests!` turns each of them into one `#[test]` per backend. Adding a backend takes one constructor in `backends` and one macro line at
+//! the bottom of this file.
 //!
-//! Backends that need a server (PostgreSQL, S3) find it from the environment; see
+//! Backends that need a server (PostgreSQL) find it from the environment; see
 //! `backends`.
 //! Without one they skip loudly, except under `CI`, where they fail.
 
@@ -17,11 +15,9 @@ mod fixtures;
 
 mod accounts;
 mod agents;
-mod blobs;
 mod health;
 mod listing;
 mod results;
-mod s3_objects;
 mod search;
 mod tasks;
 
@@ -125,25 +121,7 @@ macro_rules! store_contract_tests {
     };
 }
 
-/// Like `store_contract_tests!`, for blob stores.
-macro_rules! blob_contract_tests {
-    ($backend:ident, $constructor:path) => {
-        contract_tests!($backend, $constructor, {
-            blobs {
-                a_stored_binary_reads_back_byte_for_byte,
-                storing_a_binary_returns_a_url_that_names_its_digest,
-                storing_the_same_binary_twice_is_fine,
-                storing_the_same_binary_concurrently_is_fine,
-                different_binaries_are_kept_apart,
-                an_empty_binary_is_stored_like_any_other,
-                an_unknown_digest_is_not_found,
-                a_fresh_blob_store_passes_its_check,
-            }
-        });
-    };
-}
-
-/// The expansion both share: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
+/// The expansion: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
 /// so that a test reads as `sqlite::search::every_word_of_the_query_must_match`.
 macro_rules! contract_tests {
     ($backend:ident, $constructor:path, { $($module:ident { $($test:ident),* $(,)? })* }) => {
@@ -169,5 +147,3 @@ macro_rules! contract_tests {
 
 store_contract_tests!(sqlite, crate::backends::sqlite);
 store_contract_tests!(postgres, crate::backends::postgres);
-blob_contract_tests!(local, crate::backends::local_blobs);
-blob_contract_tests!(s3, crate::backends::s3_blobs);

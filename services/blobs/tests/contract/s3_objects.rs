@@ -9,11 +9,11 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumMode;
 use base64::Engine;
+use bazaar_blobs::{BlobError, BlobStore, S3BlobStore, S3Location};
 use bazaar_domain::Sha256;
-use bazaar_storage::{BlobError, BlobStore, S3BlobStore};
 use bytes::Bytes;
 
-use crate::backends::{S3Bucket, s3_bucket};
+use crate::backends::{S3Bucket, bucket_location, s3_bucket};
 
 fn binary() -> Bytes {
     Bytes::from_static(b"\0asm\x01\0\0\0 an agent that formats json")
@@ -117,7 +117,7 @@ async fn a_bucket_url_with_a_path_keeps_binaries_under_that_prefix() {
     };
     let store = S3BlobStore::with_config(
         &bucket.config,
-        &format!("s3://{}/production/", bucket.name),
+        &S3Location::parse(&format!("s3://{}/production/", bucket.name)).unwrap(),
         false,
     )
     .await
@@ -152,7 +152,7 @@ async fn opening_an_existing_bucket_with_creation_on_keeps_what_it_holds() {
         .await
         .unwrap();
 
-    let reopened = S3BlobStore::with_config(&bucket.config, &format!("s3://{}", bucket.name), true)
+    let reopened = S3BlobStore::with_config(&bucket.config, &bucket_location(&bucket.name), true)
         .await
         .unwrap();
 
@@ -166,7 +166,7 @@ async fn a_missing_bucket_is_not_created_when_creation_is_off_and_fails_the_chec
     };
     let missing = format!("{}-missing", bucket.name);
 
-    let store = S3BlobStore::with_config(&bucket.config, &format!("s3://{missing}"), false)
+    let store = S3BlobStore::with_config(&bucket.config, &bucket_location(&missing), false)
         .await
         .expect("opening sends nothing when creation is off");
 

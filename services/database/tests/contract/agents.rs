@@ -1,7 +1,7 @@
 //! `AgentStore`: inserting, reading, counting and changing agents.
 
+use bazaar_database::StoreError;
 use bazaar_domain::{Agent, AgentChanges, AgentId, AgentStatus, NewAgent, Version};
-use bazaar_storage::StoreError;
 use chrono::{TimeDelta, Utc};
 
 use crate::backends::Backend;

@@ -1,26 +1,28 @@
-//! Where Bazaar keeps things: agent binaries (a [`BlobStore`]) and records (the database
-//! stores: [`AccountStore`], [`AgentStore`], [`TaskStore`], [`ResultStore`]).
+//! Bazaar's records: the database stores [`AccountStore`], [`AgentStore`], [`TaskStore`]
+//! and [`ResultStore`], and the migrations that shape them.
 //!
-//! Each interface has one implementation per deployment mode, chosen from configuration by
-//! URL: a local directory or S3 for blobs, SQLite or PostgreSQL for records. Services hold
-//! `Arc<dyn …>` and never know which one they got; one contract test suite runs against
-//! every implementation.
+//! Each interface has one backend per deployment mode, chosen from configuration by a
+//! [`DatabaseLocation`]: SQLite in embedded mode, PostgreSQL in distributed mode. Services
+//! hold `Arc<dyn …>` and never know which one they got; one contract test suite runs against
+//! every backend. The interfaces are implemented once, in `sql`, for both databases; a
+//! backend's module holds only what its database does its own way. Only the gateway and the
+//! results service link this crate: a worker holds no database credentials and no database
+//! code.
 
-mod blob;
+mod location;
 mod postgres;
-mod s3;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, NewAgent, Page, ResultFilter, Task,
-    TaskId, TaskResult, UserId, Username,
+    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, NewAgent, Page, ResultFilter,
+    Task, TaskId, TaskResult, UserId, Username,
 };
 use chrono::{DateTime, Utc};
 
-pub use blob::{BlobError, BlobStore, LocalBlobStore};
+pub use location::DatabaseLocation;
 pub use postgres::PostgresStore;
-pub use s3::S3BlobStore;
 pub use sqlite::SqliteStore;
 
 /// A store operation failed.
@@ -35,6 +37,17 @@ pub enum StoreError {
     /// Anything else; a bug or a corrupt row.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// What this failure means to a caller on any protocol.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Other(_) => ErrorCode::Internal,
+        }
+    }
 }
 
 /// A user's login record.
@@ -221,20 +234,14 @@ impl DatabaseStores {
     }
 }
 
-/// Opens the database a URL names — `sqlite://…` or `postgres://…` (`postgresql://…`) —
-/// and brings its schema up to date.
-pub async fn open_database(url: &str) -> anyhow::Result<DatabaseStores> {
-    let scheme = url
-        .split_once("://")
-        .map(|(scheme, _)| scheme)
-        .unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(DatabaseStores::from_backend(SqliteStore::open(url).await?)),
-        "postgres" | "postgresql" => Ok(DatabaseStores::from_backend(
-            PostgresStore::open(url).await?,
-        )),
-        _ => anyhow::bail!(
-            "unsupported database url `{scheme}://…`: use sqlite://path or postgres://user@host/database"
-        ),
-    }
+/// Opens the database `location` names and brings its schema up to date.
+pub async fn open(location: &DatabaseLocation) -> anyhow::Result<DatabaseStores> {
+    Ok(match location {
+        DatabaseLocation::Sqlite(_) => {
+            DatabaseStores::from_backend(SqliteStore::open(&location.url()).await?)
+        }
+        DatabaseLocation::Postgres(url) => {
+            DatabaseStores::from_backend(PostgresStore::open(url.expose()).await?)
+        }
+    })
 }

@@ -1,0 +1,138 @@
+//! Backend URLs that may carry credentials (`postgres://user:password@host/db`,
+//! `amqp://user:password@host`): the whole URL goes to the client library that connects,
+//! and only a redacted form ever reaches `Debug`, `Display`, logs or `--print-config`.
+
+use std::fmt;
+
+/// What stands in for a password wherever a [`SecretUrl`] is shown.
+pub const REDACTED: &str = "***";
+
+/// A URL whose password (in its user information, or a `password=` query parameter) is a
+/// secret. The only way to the full text is [`SecretUrl::expose`], to be called where the
+/// connection is made.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl {
+    full: String,
+    shown: String,
+}
+
+impl SecretUrl {
+    /// Wraps `url`; nothing is checked here but that it has a scheme (`scheme://…`), which the
+    /// callers have already matched.
+    pub fn new(url: impl Into<String>) -> Self {
+        let full = url.into();
+        let shown = redact(&full);
+        SecretUrl { full, shown }
+    }
+
+    /// The URL with its credentials, for the client library that connects.
+    pub fn expose(&self) -> &str {
+        &self.full
+    }
+
+    /// The URL with its password replaced by [`REDACTED`].
+    pub fn redacted(&self) -> &str {
+        &self.shown
+    }
+
+    /// The scheme, lowercase as written (`postgres`, `amqp`, …).
+    pub fn scheme(&self) -> &str {
+        self.full.split_once("://").map_or("", |(scheme, _)| scheme)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.shown)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_tuple("SecretUrl")
+            .field(&self.shown)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user information and every `password=` query parameter
+/// replaced by [`REDACTED`]. A user name stays: it helps an operator and is not a secret.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    let (authority, path) = before_query.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_information, host)) => match user_information.split_once(':') {
+            Some((user, _password)) => format!("{user}:{REDACTED}@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let mut shown = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    format!("{key}={REDACTED}")
+                }
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&parameters.join("&"));
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_user_information_is_never_shown() {
+        let url = SecretUrl::new("postgres://bazaar:s3cr3t@db.internal:5432/bazaar");
+
+        assert_eq!(
+            url.to_string(),
+            "postgres://bazaar:***@db.internal:5432/bazaar"
+        );
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        assert_eq!(
+            url.expose(),
+            "postgres://bazaar:s3cr3t@db.internal:5432/bazaar"
+        );
+    }
+
+    #[test]
+    fn a_password_containing_an_at_sign_is_redacted_whole() {
+        let url = SecretUrl::new("amqp://guest:p@ss@rabbit:5672/%2f");
+
+        assert_eq!(url.redacted(), "amqp://guest:***@rabbit:5672/%2f");
+    }
+
+    #[test]
+    fn a_password_query_parameter_is_never_shown() {
+        let url = SecretUrl::new("postgres://db/bazaar?sslmode=require&password=hunter2");
+
+        assert_eq!(
+            url.redacted(),
+            "postgres://db/bazaar?sslmode=require&password=***"
+        );
+    }
+
+    #[test]
+    fn a_url_without_credentials_is_shown_as_it_is() {
+        for plain in ["postgres://postgres@127.0.0.1/test", "amqp://rabbit:5672"] {
+            assert_eq!(SecretUrl::new(plain).redacted(), plain);
+        }
+        assert_eq!(SecretUrl::new("amqp://rabbit").scheme(), "amqp");
+    }
+}
