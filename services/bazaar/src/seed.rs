@@ -1,9 +1,9 @@
 //! Publishes the example agents on first start, so a new marketplace has agents to run.
 
 use axum::body::Bytes;
+use bazaar_database::StoreError;
 use bazaar_domain::{UserId, Username};
 use bazaar_gateway::{AgentMetadata, AppState, publish_agent};
-use bazaar_storage::StoreError;
 
 /// The account that owns the example agents. Its password hash is not a valid hash, so
 /// nobody can log in as it.

@@ -9,6 +9,8 @@
 //! Beside the API it serves `/healthz`, `/readyz` and `/metrics` (Prometheus text: the
 //! metrics of every service the process runs); each request gets a span and is counted.
 
+#![warn(missing_docs)]
+
 mod agents;
 mod auth;
 mod cache;
@@ -25,6 +27,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use bazaar_telemetry::Readiness;
 use serde::Serialize;
 
 pub use agents::{AgentMetadata, publish_agent};
@@ -81,6 +84,7 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /docs")
 }
 
+/// The body of `/healthz` and `/readyz`, whose status code already tells the answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthView {
     /// `ok`, `ready` or `unavailable`.
@@ -88,6 +92,17 @@ pub struct HealthView {
     /// What is not ready, when something is not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+}
+
+/// The operations endpoint of a process without a REST API (a worker or a results
+/// service): the same `/healthz`, `/readyz` and `/metrics` as the gateway serves, from the
+/// same [`Readiness`].
+pub fn operations_router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(telemetry::metrics_text))
+        .with_state(readiness)
 }
 
 /// Liveness: the process answers. Says nothing about dependencies.
@@ -100,46 +115,28 @@ pub async fn healthz() -> Json<HealthView> {
     })
 }
 
-/// Readiness: the database, the blob store and the queue answer, and the gateway is not
-/// shutting down.
+/// Readiness: every dependency of the process's services answers (for the gateway: the
+/// database, the blob store and the queue), and the process is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "Ready", body = HealthView),
         (status = 503, description = "Not ready", body = HealthView),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
-    let mut problems = Vec::new();
-    if !state.is_accepting() {
-        problems.push("shutting down".to_owned());
-    }
-    let (database, blobs, queue) = tokio::join!(
-        state.database_health.check(),
-        state.blobs.check(),
-        state.queue.check()
-    );
-    if let Err(error) = database {
-        problems.push(format!("database: {error}"));
-    }
-    if let Err(error) = blobs {
-        problems.push(format!("blob store: {error}"));
-    }
-    if let Err(error) = queue {
-        problems.push(format!("queue: {error}"));
-    }
-    if problems.is_empty() {
-        return (
+pub async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, Json<HealthView>) {
+    match readiness.check().await {
+        Ok(()) => (
             StatusCode::OK,
             Json(HealthView {
                 status: "ready",
+                problems: Vec::new(),
+            }),
+        ),
+        Err(problems) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthView {
+                status: "unavailable",
                 problems,
             }),
-        );
+        ),
     }
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(HealthView {
-            status: "unavailable",
-            problems,
-        }),
-    )
 }

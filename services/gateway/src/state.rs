@@ -1,12 +1,16 @@
+//! The gateway's shared state: its configuration and dependencies, built once and cloned
+//! into every handler.
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bazaar_blobs::BlobStore;
+use bazaar_database::{AccountStore, AgentStore, TaskStore};
 use bazaar_domain::{Agent, AgentId, UserId};
 use bazaar_queue::TaskQueue;
 use bazaar_results::ResultsClient;
 use bazaar_sandbox::Sandbox;
-use bazaar_storage::{AccountStore, AgentStore, BlobStore, HealthCheck, TaskStore};
+use bazaar_telemetry::Readiness;
 
 use crate::cache::TtlCache;
 use crate::rate_limit::RateLimiter;
@@ -74,7 +78,8 @@ pub struct Inner {
     pub accounts: Arc<dyn AccountStore>,
     pub agents: Arc<dyn AgentStore>,
     pub tasks: Arc<dyn TaskStore>,
-    pub database_health: Arc<dyn HealthCheck>,
+    /// The process's readiness: what `/readyz` checks, and whether it is shutting down.
+    pub readiness: Readiness,
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn TaskQueue>,
     pub results: Arc<dyn ResultsClient>,
@@ -83,7 +88,6 @@ pub struct Inner {
     pub sandbox: Sandbox,
     pub config: GatewayConfig,
     pub(crate) rate_limiter: RateLimiter,
-    pub(crate) accepting: AtomicBool,
     /// Token hash → user.
     pub(crate) token_cache: TtlCache<String, UserId>,
     pub(crate) agent_cache: TtlCache<AgentId, Agent>,
@@ -91,17 +95,29 @@ pub struct Inner {
 
 /// The dependencies a gateway is built from.
 pub struct GatewayDependencies {
+    /// Users and their login tokens (stored hashed).
     pub accounts: Arc<dyn AccountStore>,
+    /// The marketplace's agents; the gateway is the only service that writes them.
     pub agents: Arc<dyn AgentStore>,
+    /// Accepted tasks, so that a task can be found before its result exists.
     pub tasks: Arc<dyn TaskStore>,
-    pub database_health: Arc<dyn HealthCheck>,
+    /// The process's readiness: what `/readyz` checks, and whether it is shutting down.
+    pub readiness: Readiness,
+    /// Where uploaded binaries are put, under their SHA-256, for workers to fetch.
     pub blobs: Arc<dyn BlobStore>,
+    /// Where accepted tasks are published; the gateway never consumes from it.
     pub queue: Arc<dyn TaskQueue>,
+    /// How results and statistics are read and awaited: the results service, in process or
+    /// over gRPC.
     pub results: Arc<dyn ResultsClient>,
+    /// Validates uploads by compiling them; in embedded mode, pass the worker's sandbox so
+    /// that an upload warms its module cache.
     pub sandbox: Sandbox,
 }
 
 impl AppState {
+    /// The state of one gateway. The rate limiter and the lookup caches are this value's
+    /// own, shared by its clones only, and start empty.
     pub fn new(dependencies: GatewayDependencies, config: GatewayConfig) -> Self {
         let rate_limiter = RateLimiter::new(config.tasks_per_second_per_user, config.task_burst);
         AppState {
@@ -109,13 +125,12 @@ impl AppState {
                 accounts: dependencies.accounts,
                 agents: dependencies.agents,
                 tasks: dependencies.tasks,
-                database_health: dependencies.database_health,
+                readiness: dependencies.readiness,
                 blobs: dependencies.blobs,
                 queue: dependencies.queue,
                 results: dependencies.results,
                 sandbox: dependencies.sandbox,
                 rate_limiter,
-                accepting: AtomicBool::new(true),
                 token_cache: TtlCache::new(config.lookup_cache_ttl, LOOKUP_CACHE_CAPACITY),
                 agent_cache: TtlCache::new(config.lookup_cache_ttl, LOOKUP_CACHE_CAPACITY),
                 config,
@@ -125,10 +140,16 @@ impl AppState {
 
     /// Marks the gateway as draining: readiness fails and new tasks get 503.
     pub fn stop_accepting(&self) {
-        self.inner.accepting.store(false, Ordering::Relaxed);
+        self.readiness.start_draining();
     }
 
     pub(crate) fn is_accepting(&self) -> bool {
-        self.inner.accepting.load(Ordering::Relaxed)
+        !self.readiness.is_draining()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Readiness {
+        state.readiness.clone()
     }
 }

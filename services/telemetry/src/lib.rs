@@ -7,8 +7,15 @@
 //! the `bazaar` binary, which installs the OpenTelemetry SDK and the W3C trace context
 //! propagator. Without them propagation does nothing and costs next to nothing, so tests and
 //! embedded mode pay for none of it.
+//!
+//! [`Readiness`] is the one readiness check of every process: the list of dependencies its
+//! services need, served as `/readyz` by the gateway or the operations endpoint.
 
+#![warn(missing_docs)]
+
+mod health;
 pub mod metrics;
 mod propagation;
 
+pub use health::{ProbeFuture, Readiness};
 pub use propagation::{TraceContext, set_parent_from_headers};
