@@ -1,3 +1,6 @@
+//! Error codes shared by every service and protocol, and the error of a value that did
+//! not parse.
+
 use std::fmt;
 
 /// The small set of error codes every Bazaar service speaks.
@@ -48,6 +51,57 @@ impl ErrorCode {
         }
     }
 
+    /// The gRPC status code for this error (the numbers of `grpc/status.proto`), so that a
+    /// failure means the same across a gRPC hop as over HTTP.
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::Unprocessable => 3, // INVALID_ARGUMENT
+            ErrorCode::Timeout => 4,                               // DEADLINE_EXCEEDED
+            ErrorCode::NotFound => 5,                              // NOT_FOUND
+            ErrorCode::Conflict => 6,                              // ALREADY_EXISTS
+            ErrorCode::Forbidden => 7,                             // PERMISSION_DENIED
+            ErrorCode::RateLimited => 8,                           // RESOURCE_EXHAUSTED
+            ErrorCode::PayloadTooLarge => 11,                      // OUT_OF_RANGE
+            ErrorCode::Internal => 13,                             // INTERNAL
+            ErrorCode::Unavailable => 14,                          // UNAVAILABLE
+            ErrorCode::Unauthorized => 16,                         // UNAUTHENTICATED
+        }
+    }
+
+    /// The error code a gRPC status code means: the inverse of [`grpc_code`](Self::grpc_code)
+    /// (`INVALID_ARGUMENT` comes back as `Unprocessable`). A call that was cancelled,
+    /// aborted or failed for an unknown reason (as a broken connection does) is
+    /// `Unavailable`: retrying may work.
+    pub fn from_grpc_code(code: i32) -> ErrorCode {
+        match code {
+            3 => ErrorCode::Unprocessable,
+            4 => ErrorCode::Timeout,
+            5 => ErrorCode::NotFound,
+            6 | 9 => ErrorCode::Conflict,
+            7 => ErrorCode::Forbidden,
+            8 => ErrorCode::RateLimited,
+            11 => ErrorCode::PayloadTooLarge,
+            1 | 2 | 10 | 14 => ErrorCode::Unavailable,
+            16 => ErrorCode::Unauthorized,
+            _ => ErrorCode::Internal,
+        }
+    }
+
+    /// Every code, for tests that walk them all.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Unprocessable,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::Timeout,
+    ];
+
     /// The machine-readable name clients see in `{"error": {"code": ...}}`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,5 +142,31 @@ impl ParseError {
             field,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_survives_a_grpc_hop() {
+        for code in ErrorCode::ALL {
+            let back = ErrorCode::from_grpc_code(code.grpc_code());
+            // gRPC has one INVALID_ARGUMENT for both kinds of bad input.
+            let expected = match code {
+                ErrorCode::BadRequest => ErrorCode::Unprocessable,
+                other => other,
+            };
+            assert_eq!(back, expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_broken_or_cancelled_call_is_unavailable() {
+        for grpc_code in [1, 2, 10, 14] {
+            assert_eq!(ErrorCode::from_grpc_code(grpc_code), ErrorCode::Unavailable);
+        }
+        assert_eq!(ErrorCode::from_grpc_code(12), ErrorCode::Internal);
     }
 }

@@ -26,6 +26,7 @@ pub struct AgentMetadata {
     /// 1 to 64 characters.
     #[schema(example = "json-format")]
     pub name: String,
+    /// At most 4,000 characters; searched, weighted below the name and capabilities.
     #[schema(example = "Validates and pretty-prints JSON.")]
     pub description: String,
     /// Semantic version.
@@ -95,7 +96,7 @@ pub async fn publish_agent(
         .sandbox
         .prepare(&binary_hash, binary.clone())
         .await
-        .map_err(|error| ApiError::unprocessable(format!("binary: {error}")))?;
+        .map_err(|error| ApiError::new(error.code(), format!("binary: {error}")))?;
     let binary_url = state
         .blobs
         .put_agent_binary(&binary_hash, binary)

@@ -5,16 +5,18 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bazaar_database::StoreError;
 use bazaar_domain::{ErrorCode, ParseError};
 use bazaar_queue::QueueError;
 use bazaar_results::ResultsError;
-use bazaar_storage::StoreError;
 use serde::Serialize;
 
 /// An error as the API reports it.
 #[derive(Debug)]
 pub struct ApiError {
+    /// Decides the HTTP status and the `code` the client reads.
     pub code: ErrorCode,
+    /// Sent to the client as is, so for a 5xx it names what failed, never the cause.
     pub message: String,
     /// The underlying cause of a server-side failure, logged and never sent.
     source: Option<anyhow::Error>,
@@ -23,6 +25,7 @@ pub struct ApiError {
 /// The error envelope: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// Always present: a response carries exactly one error.
     pub error: ErrorDetail,
 }
 
@@ -37,6 +40,8 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
+    /// An error with no cause to log; for a failure on our side use
+    /// [`internal`](Self::internal) or [`unavailable`](Self::unavailable), which keep one.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
@@ -45,18 +50,23 @@ impl ApiError {
         }
     }
 
+    /// 400: the request cannot be read (a missing part, a bad query parameter).
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::BadRequest, message)
     }
 
+    /// 401: no token, a token that is invalid, expired or revoked, or wrong credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::Unauthorized, message)
     }
 
+    /// 404, also for what exists but belongs to another user, so that ids reveal nothing.
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::NotFound, message)
     }
 
+    /// 422: the request is readable but a value breaks its rules; the message starts with
+    /// the field (`price: …`).
     pub fn unprocessable(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::Unprocessable, message)
     }
@@ -70,6 +80,8 @@ impl ApiError {
         }
     }
 
+    /// 503: a dependency failed in a way that retrying later may fix; the client sees
+    /// `message`, the log sees `cause`.
     pub fn unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
         ApiError {
             code: ErrorCode::Unavailable,
@@ -107,14 +119,34 @@ impl From<ParseError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The failure of a dependency (`what`: "the database", "the task queue", …), by the
+    /// code the dependency's error says it is. A 5xx tells the client only what failed and
+    /// keeps the cause for the log; a 4xx says what the dependency said.
+    fn from_dependency(
+        code: ErrorCode,
+        what: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        let message = match code {
+            ErrorCode::Unavailable => format!("{what} is unavailable, retry later"),
+            ErrorCode::Timeout => format!("{what} did not answer in time, retry later"),
+            ErrorCode::Internal => format!("{what} failed"),
+            _ => return ApiError::new(code, error.to_string()),
+        };
+        ApiError {
+            code,
+            message,
+            source: Some(anyhow::Error::new(error)),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
-            StoreError::Unavailable(cause) => {
-                ApiError::unavailable("the database is unavailable, retry later", cause)
-            }
-            StoreError::Other(cause) => ApiError::internal("the database request failed", cause),
+            other => ApiError::from_dependency(other.code(), "the database", other),
         }
     }
 }
@@ -122,12 +154,10 @@ impl From<StoreError> for ApiError {
 impl From<ResultsError> for ApiError {
     fn from(error: ResultsError) -> Self {
         match error {
-            ResultsError::Unavailable(cause) => {
-                ApiError::unavailable("the results service is unavailable, retry later", cause)
+            ResultsError::Remote { code, message } if code.http_status() < 500 => {
+                ApiError::new(code, message)
             }
-            ResultsError::Internal(cause) => {
-                ApiError::internal("the results service failed", cause)
-            }
+            other => ApiError::from_dependency(other.code(), "the results service", other),
         }
     }
 }
@@ -139,10 +169,7 @@ impl From<QueueError> for ApiError {
                 ErrorCode::Unavailable,
                 "the task queue is full, retry later",
             ),
-            QueueError::Unavailable(cause) => ApiError::unavailable(
-                "the task queue is unavailable, retry later",
-                anyhow::anyhow!(cause),
-            ),
+            other => ApiError::from_dependency(other.code(), "the task queue", other),
         }
     }
 }

@@ -13,13 +13,15 @@
 //! [`bazaar_telemetry::metrics`].
 
 mod in_process;
+mod location;
 mod rabbitmq;
 
 use async_trait::async_trait;
-use bazaar_domain::{ResultMessage, TaskMessage};
+use bazaar_domain::{ErrorCode, ResultMessage, TaskMessage};
 use bazaar_telemetry::TraceContext;
 
 pub use in_process::InProcessQueue;
+pub use location::QueueLocation;
 pub use rabbitmq::{RabbitMqConfig, RabbitMqQueue};
 
 /// A queue operation failed.
@@ -31,6 +33,15 @@ pub enum QueueError {
     /// The broker cannot be reached, or did not confirm the message.
     #[error("the task queue is unavailable: {0}")]
     Unavailable(String),
+}
+
+impl QueueError {
+    /// What this failure means to a caller on any protocol: either way, try again later.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            QueueError::Full | QueueError::Unavailable(_) => ErrorCode::Unavailable,
+        }
+    }
 }
 
 /// The queue as the services see it.

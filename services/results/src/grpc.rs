@@ -4,6 +4,7 @@
 //! The client sends the current span's trace context as gRPC metadata (`traceparent`); the
 //! server makes each request's span a child of it.
 
+use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,20 +24,9 @@ use crate::{ResultsClient, ResultsError, ResultsService};
 /// The longest a `WaitForResult` call may wait, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
-/// The gRPC code for an error code: one code, two protocols.
+/// The gRPC code for an error code; the mapping itself is [`ErrorCode::grpc_code`].
 pub fn grpc_code(code: ErrorCode) -> Code {
-    match code {
-        ErrorCode::BadRequest | ErrorCode::Unprocessable => Code::InvalidArgument,
-        ErrorCode::Unauthorized => Code::Unauthenticated,
-        ErrorCode::Forbidden => Code::PermissionDenied,
-        ErrorCode::NotFound => Code::NotFound,
-        ErrorCode::Conflict => Code::AlreadyExists,
-        ErrorCode::PayloadTooLarge => Code::OutOfRange,
-        ErrorCode::RateLimited => Code::ResourceExhausted,
-        ErrorCode::Internal => Code::Internal,
-        ErrorCode::Unavailable => Code::Unavailable,
-        ErrorCode::Timeout => Code::DeadlineExceeded,
-    }
+    Code::from_i32(code.grpc_code())
 }
 
 fn status_of(error: ResultsError) -> Status {
@@ -68,7 +58,7 @@ pub async fn serve(
             shutdown.cancelled_owned(),
         )
         .await
-        .map_err(|error| anyhow::anyhow!("the gRPC server failed: {error}"))
+        .context("the gRPC server failed")
 }
 
 /// The span of one incoming request, continuing the caller's trace.
@@ -188,7 +178,7 @@ impl GrpcResultsClient {
     /// reconnects by itself, so the results service may start after the gateway.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|error| anyhow::anyhow!("invalid results service url `{url}`: {error}"))?
+            .with_context(|| format!("invalid results service url `{url}`"))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -213,16 +203,12 @@ fn traced<T>(message: T) -> Request<T> {
     request
 }
 
+/// The error a status stands for, with the code the server meant: a `NotFound` stays
+/// `NotFound` across the hop.
 fn client_error(status: Status) -> ResultsError {
-    match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
-            ResultsError::Unavailable(anyhow::anyhow!("results service: {}", status.message()))
-        }
-        _ => ResultsError::Internal(anyhow::anyhow!(
-            "results service answered {:?}: {}",
-            status.code(),
-            status.message()
-        )),
+    ResultsError::Remote {
+        code: ErrorCode::from_grpc_code(status.code() as i32),
+        message: status.message().to_owned(),
     }
 }
 
@@ -230,7 +216,11 @@ fn decode(result: Option<v1::TaskResult>) -> Result<Option<TaskResult>, ResultsE
     result
         .map(TaskResult::try_from)
         .transpose()
-        .map_err(|error| ResultsError::Internal(anyhow::anyhow!("results service sent {error}")))
+        .map_err(|error| {
+            ResultsError::Internal(
+                anyhow::Error::new(error).context("the results service sent an unreadable result"),
+            )
+        })
 }
 
 #[async_trait]
@@ -328,7 +318,10 @@ impl ResultsClient for GrpcResultsClient {
                 .map(from_micros)
                 .transpose()
                 .map_err(|error| {
-                    ResultsError::Internal(anyhow::anyhow!("results service sent {error}"))
+                    ResultsError::Internal(
+                        anyhow::Error::new(error)
+                            .context("the results service sent unreadable statistics"),
+                    )
                 })?,
         })
     }

@@ -10,17 +10,18 @@
 
 pub mod grpc;
 
+use anyhow::Context;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bazaar_database::{ResultStore, ResultsStored, StoreError};
 use bazaar_domain::{
     AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskMessage,
     TaskResult, UserId,
 };
 use bazaar_queue::{Consumer, Delivery, TaskQueue};
-use bazaar_storage::{ResultStore, ResultsStored, StoreError};
 use bazaar_telemetry::metrics::metrics;
 use chrono::{SubsecRound, Utc};
 use futures_util::FutureExt;
@@ -28,29 +29,30 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// A results request failed.
+/// A results request failed. Whichever way the results service is reached, the failure
+/// keeps its [`ErrorCode`]: a remote service's gRPC status is mapped back to the code it
+/// was sent for.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("the results store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
+    /// The results store failed.
+    #[error("the results store failed")]
+    Store(#[from] StoreError),
+    /// The remote results service answered with an error (or could not be reached, which
+    /// tonic reports as a status too).
+    #[error("the results service answered {code}: {message}")]
+    Remote { code: ErrorCode, message: String },
+    /// Anything else: a bug, or an answer that could not be read.
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
 impl ResultsError {
+    /// What this failure means to a caller on any protocol.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ResultsError::Unavailable(_) => ErrorCode::Unavailable,
+            ResultsError::Store(error) => error.code(),
+            ResultsError::Remote { code, .. } => *code,
             ResultsError::Internal(_) => ErrorCode::Internal,
-        }
-    }
-}
-
-impl From<StoreError> for ResultsError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => ResultsError::Unavailable(cause),
-            other => ResultsError::Internal(other.into()),
         }
     }
 }
@@ -136,16 +138,16 @@ impl ResultsService {
         let consumer = queue
             .consume_results()
             .await
-            .map_err(|error| anyhow::anyhow!("failed to consume results: {error}"))?;
+            .context("failed to consume results")?;
         let dead_tasks = queue
             .consume_dead_tasks()
             .await
-            .map_err(|error| anyhow::anyhow!("failed to consume dead-lettered tasks: {error}"))?;
+            .context("failed to consume dead-lettered tasks")?;
         let notifications = self
             .store
             .watch_results()
             .await
-            .map_err(|error| anyhow::anyhow!("failed to watch for stored results: {error}"))?;
+            .context("failed to watch for stored results")?;
         let results = self.clone().consume_results(consumer, shutdown.clone());
         let dead_tasks = async {
             match dead_tasks {
@@ -275,15 +277,21 @@ impl ResultsService {
         loop {
             let first = tokio::select! {
                 _ = shutdown.cancelled() => {
-                    // Store what the workers already published before going away.
-                    let mut remaining = Vec::new();
-                    while let Some(Some(delivery)) = consumer.next().now_or_never() {
-                        remaining.push(delivery);
+                    // Store what the workers already published before going away, in batches
+                    // no larger than usual: a batch is one statement, whose size is bounded.
+                    loop {
+                        let mut batch = Vec::new();
+                        while batch.len() < self.config.max_batch.max(1) {
+                            match consumer.next().now_or_never() {
+                                Some(Some(delivery)) => batch.push(delivery),
+                                _ => break,
+                            }
+                        }
+                        if batch.is_empty() {
+                            return Ok(());
+                        }
+                        self.store_batch(batch).await?;
                     }
-                    if !remaining.is_empty() {
-                        self.store_batch(remaining).await?;
-                    }
-                    return Ok(());
                 }
                 delivery = consumer.next() => match delivery {
                     Some(delivery) => delivery,

@@ -15,6 +15,8 @@
 //! outlive the process. Concurrent first runs of one binary wait for a single compilation: an
 //! agent compiles once per process, and once per machine across restarts.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod disk;
 mod limits;
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bazaar_domain::Sha256;
+use bazaar_domain::{ErrorCode, Sha256};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 use wasmtime::{
@@ -93,6 +95,13 @@ impl Default for SandboxConfig {
 #[error("{0}")]
 pub struct InvalidModule(String);
 
+impl InvalidModule {
+    /// What this failure means to a caller on any protocol: the upload is unprocessable.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::Unprocessable
+    }
+}
+
 /// A compiled agent, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
 pub struct PreparedAgent {
@@ -113,9 +122,19 @@ pub enum Outcome {
     /// The wall-clock deadline passed.
     TimedOut,
     /// The agent asked for more linear memory than allowed.
-    MemoryLimitExceeded { limit: usize, requested: usize },
+    MemoryLimitExceeded {
+        /// The configured cap, in bytes.
+        limit: usize,
+        /// The linear memory size the agent tried to grow to, in bytes.
+        requested: usize,
+    },
     /// The agent wrote more to stdout or stderr than allowed.
-    OutputLimitExceeded { stream: &'static str, limit: usize },
+    OutputLimitExceeded {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// That stream's cap, in bytes; the captured output holds exactly this much.
+        limit: usize,
+    },
     /// The agent used more wasm stack than allowed.
     StackOverflow,
     /// The agent trapped (unreachable, out-of-bounds access, division by zero, ...).
@@ -127,11 +146,21 @@ pub enum Outcome {
 /// Everything a run produced.
 #[derive(Debug, Clone)]
 pub struct Execution {
+    /// Exit or the limit that stopped the agent; see [`exit_code`](Self::exit_code) and
+    /// [`error_message`](Self::error_message) for what to report.
     pub outcome: Outcome,
+    /// Raw bytes as written, at most [`SandboxConfig::stdout_limit_bytes`]; kept even when
+    /// the run failed.
     pub stdout: Vec<u8>,
+    /// Raw bytes as written, at most [`SandboxConfig::stderr_limit_bytes`]; kept even when
+    /// the run failed.
     pub stderr: Vec<u8>,
+    /// The agent wrote past the stdout cap and was stopped for it.
     pub stdout_truncated: bool,
+    /// The agent wrote past the stderr cap and was stopped for it.
     pub stderr_truncated: bool,
+    /// Wall-clock time from instantiation to the end of the run: excludes waiting for a
+    /// slot and compiling.
     pub duration: Duration,
 }
 
@@ -193,6 +222,7 @@ pub enum PreparedFrom {
 }
 
 impl PreparedFrom {
+    /// `memory`, `disk` or `compiled`, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
             PreparedFrom::Memory => "memory",
@@ -279,6 +309,7 @@ impl Sandbox {
         })
     }
 
+    /// The limits this sandbox was built with, which every run is held to.
     pub fn config(&self) -> &SandboxConfig {
         &self.inner.config
     }

@@ -10,16 +10,17 @@
 //! context arrives with the delivery), with `fetch_binary`, `compile`, `run_agent` and
 //! `publish_result` inside; the worker's counters are in [`bazaar_telemetry::metrics`].
 
+use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bazaar_blobs::{BlobError, BlobStore};
 use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
 use bazaar_queue::{Delivery, TaskQueue};
 use bazaar_sandbox::{
     Execution, Outcome as RunOutcome, PrepareError as SandboxPrepareError, PreparedAgent,
     PreparedFrom, Sandbox,
 };
-use bazaar_storage::{BlobError, BlobStore};
 use bazaar_telemetry::metrics::metrics;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
@@ -48,7 +49,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            concurrency: 16,
+            concurrency: 32,
             max_attempts: 5,
         }
     }
@@ -165,7 +166,7 @@ impl Worker {
         let mut consumer = queue
             .consume_tasks()
             .await
-            .map_err(|error| anyhow::anyhow!("failed to consume tasks: {error}"))?;
+            .context("failed to consume tasks")?;
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let in_flight = TaskTracker::new();
         loop {
