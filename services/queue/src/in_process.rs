@@ -3,6 +3,7 @@
 //! Messages are moved, not serialised. A rejected or abandoned delivery is sent again with
 //! its delivery count raised; past the delivery limit it is dropped with an error log (there
 //! is no dead-letter queue in one process: a task that keeps failing this way is a bug).
+//! Closing it ends its consumers and refuses publishes, as closing the RabbitMQ queue does.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use bazaar_domain::{ResultMessage, TaskMessage};
 use bazaar_telemetry::TraceContext;
 use bazaar_telemetry::metrics::metrics;
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::{Acknowledge, Consumer, Delivery, QueueError, TaskQueue};
 
@@ -26,20 +28,33 @@ struct Channel<T> {
     delivery_limit: u32,
     /// The queue's name in metrics: `tasks` or `results`.
     label: &'static str,
+    /// Cancelled by [`TaskQueue::close`]. The channel itself never closes: every consumer
+    /// holds a sender, to send rejected deliveries again.
+    closed: CancellationToken,
 }
 
 impl<T: Send + Clone + 'static> Channel<T> {
-    fn new(capacity: usize, delivery_limit: u32, label: &'static str) -> Self {
+    fn new(
+        capacity: usize,
+        delivery_limit: u32,
+        label: &'static str,
+        closed: CancellationToken,
+    ) -> Self {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         Channel {
             sender,
             receiver: Arc::new(Mutex::new(receiver)),
             delivery_limit,
             label,
+            closed,
         }
     }
 
     fn publish(&self, message: T) -> Result<(), QueueError> {
+        if self.closed.is_cancelled() {
+            metrics().queue.published(self.label, false);
+            return Err(closed());
+        }
         let sent = self
             .sender
             .try_send(Envelope {
@@ -49,9 +64,7 @@ impl<T: Send + Clone + 'static> Channel<T> {
             })
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => QueueError::Full,
-                mpsc::error::TrySendError::Closed(_) => {
-                    QueueError::Unavailable("the queue is shut down".to_owned())
-                }
+                mpsc::error::TrySendError::Closed(_) => closed(),
             });
         metrics().queue.published(self.label, sent.is_ok());
         sent
@@ -63,8 +76,13 @@ impl<T: Send + Clone + 'static> Channel<T> {
             sender: self.sender.clone(),
             delivery_limit: self.delivery_limit,
             label: self.label,
+            closed: self.closed.clone(),
         }
     }
+}
+
+fn closed() -> QueueError {
+    QueueError::Unavailable("the queue is closed".to_owned())
 }
 
 struct ChannelConsumer<T> {
@@ -72,12 +90,19 @@ struct ChannelConsumer<T> {
     sender: mpsc::Sender<Envelope<T>>,
     delivery_limit: u32,
     label: &'static str,
+    closed: CancellationToken,
 }
 
 #[async_trait]
 impl<T: Send + Clone + 'static> Consumer<T> for ChannelConsumer<T> {
     async fn next(&mut self) -> Option<Delivery<T>> {
-        let envelope = self.receiver.lock().await.recv().await?;
+        let receiving = async { self.receiver.lock().await.recv().await };
+        let envelope = tokio::select! {
+            // Ends at once, whatever is still queued.
+            biased;
+            () = self.closed.cancelled() => return None,
+            envelope = receiving => envelope?,
+        };
         metrics().queue.consumed(self.label, true);
         let acknowledger = Requeue {
             envelope: Envelope {
@@ -155,15 +180,18 @@ impl<T: Send + 'static> Acknowledge for Requeue<T> {
 pub struct InProcessQueue {
     tasks: Channel<TaskMessage>,
     results: Channel<ResultMessage>,
+    closed: CancellationToken,
 }
 
 impl InProcessQueue {
     /// A queue holding at most `capacity` messages of each kind; a message is delivered at
     /// most `delivery_limit` times.
     pub fn new(capacity: usize, delivery_limit: u32) -> Self {
+        let closed = CancellationToken::new();
         InProcessQueue {
-            tasks: Channel::new(capacity, delivery_limit, "tasks"),
-            results: Channel::new(capacity, delivery_limit, "results"),
+            tasks: Channel::new(capacity, delivery_limit, "tasks", closed.clone()),
+            results: Channel::new(capacity, delivery_limit, "results", closed.clone()),
+            closed,
         }
     }
 }
@@ -193,7 +221,16 @@ impl TaskQueue for InProcessQueue {
     }
 
     async fn check(&self) -> Result<(), QueueError> {
+        if self.closed.is_cancelled() {
+            return Err(closed());
+        }
         Ok(())
+    }
+
+    /// Ends the consumers and refuses publishes from now on. Unsettled deliveries are not
+    /// waited for: in one process they have nowhere else to go.
+    async fn close(&self) {
+        self.closed.cancel();
     }
 }
 

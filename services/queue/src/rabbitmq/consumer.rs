@@ -199,7 +199,10 @@ impl<T: Send + Sync + 'static> Consumer<T> for QueueConsumer<T> {
                 continue;
             };
             let item = tokio::select! {
-                _ = self.link.shutting_down() => return None,
+                // A closed queue hands out nothing more, though deliveries wait in the
+                // prefetch buffer: they could not be settled any more.
+                biased;
+                () = self.link.shutting_down() => return None,
                 item = subscription.consumer.next() => item,
             };
             match item {

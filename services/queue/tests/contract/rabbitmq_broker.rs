@@ -1,58 +1,25 @@
-//! The RabbitMQ queue against a real broker.
+//! What only the RabbitMQ queue promises, seen in the broker itself: the wire format, the
+//! parking of dead results, dead-lettering what does not decode, recovery from lost
+//! connections (closed by the broker, or cut in the network by a proxy the test controls),
+//! confirmed publishes, and refusals at connect (wrong credentials, queues declared
+//! otherwise). What every backend promises is in the contract beside it.
 //!
-//! The broker is `BAZAAR_TEST_AMQP_URL` (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
-//! When it cannot be reached the tests pass with `SKIPPED` on stderr, unless `CI` is set:
-//! then they fail, so that CI never passes without having run them. Each test declares its
-//! own queues under a unique prefix and deletes them at the end.
+//! Each test declares its own queues under a unique prefix and deletes them at the end; the
+//! broker is found as for the contract (see `backends::broker_url`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bazaar_domain::{AgentId, ResultMessage, ResultStatus, Sha256, TaskId, TaskMessage, UserId};
-use bazaar_queue::{Consumer, Delivery, QueueError, RabbitMqConfig, RabbitMqQueue, TaskQueue};
-use chrono::{DateTime, Utc};
+use bazaar_domain::TaskMessage;
+use bazaar_queue::{QueueError, RabbitMqConfig, RabbitMqQueue, TaskQueue};
 use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
-const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-/// Long enough for a broker on a busy two-core machine; a working queue answers in
-/// milliseconds.
-const PATIENCE: Duration = Duration::from_secs(15);
-
-/// The broker's URL, or `None` (the test is skipped) when it cannot be reached outside CI.
-async fn broker_url() -> Option<String> {
-    init_logs();
-    let url = std::env::var("BAZAAR_TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let uri: AMQPUri = url
-        .parse()
-        .unwrap_or_else(|error| panic!("BAZAAR_TEST_AMQP_URL is not an AMQP URL: {error}"));
-    let host = uri.authority.host.clone();
-    let port = uri.authority.port;
-    let connecting = tokio::net::TcpStream::connect((host.as_str(), port));
-    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(3), connecting).await {
-        return Some(url);
-    }
-    let message = format!("RabbitMQ not reachable at {host}:{port}");
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{message}; CI is set, so the RabbitMQ tests must run (scripts/services.sh starts the broker)"
-        );
-    }
-    eprintln!("SKIPPED: {message}");
-    None
-}
-
-/// The queue's logs in the test output (shown for failing tests); `RUST_LOG` filters them.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "bazaar_queue=debug,lapin=warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
-}
+use crate::backends::{ThrowawayTopology, broker_url, init_logs, unique_prefix};
+use crate::fixtures::{PATIENCE, assert_quiet, next, result, task};
+use crate::proxy::FaultyNetwork;
 
 /// A queue under a fresh prefix, with a plain lapin connection beside it to look behind the
 /// queue's back.
@@ -61,35 +28,44 @@ struct Fixture {
     queue: Arc<RabbitMqQueue>,
     admin: Connection,
     channel: Channel,
+    topology: ThrowawayTopology,
 }
 
 impl Fixture {
     async fn start(configure: impl FnOnce(&mut RabbitMqConfig)) -> Option<Fixture> {
         let url = broker_url().await?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let prefix = format!("bazaar-test-{}-{nanos}", std::process::id());
+        Some(Fixture::connect(&url, &url, configure).await)
+    }
+
+    /// The queue reaches the broker at `queue_url` (through a proxy, say); the test's own
+    /// connection goes straight to `url`.
+    async fn connect(
+        url: &str,
+        queue_url: &str,
+        configure: impl FnOnce(&mut RabbitMqConfig),
+    ) -> Fixture {
+        let prefix = unique_prefix();
+        let topology = ThrowawayTopology::new(url, &prefix);
         let mut config = RabbitMqConfig {
             connection_name: prefix.clone(),
             prefix,
             ..RabbitMqConfig::default()
         };
         configure(&mut config);
-        let queue = RabbitMqQueue::connect(&url, config.clone())
+        let queue = RabbitMqQueue::connect(queue_url, config.clone())
             .await
             .expect("failed to connect to RabbitMQ");
-        let admin = Connection::connect(&url, ConnectionProperties::default())
+        let admin = Connection::connect(url, ConnectionProperties::default())
             .await
             .expect("failed to open the test's own connection");
         let channel = admin.create_channel().await.unwrap();
-        Some(Fixture {
+        Fixture {
             config,
             queue: Arc::new(queue),
             admin,
             channel,
-        })
+            topology,
+        }
     }
 
     fn name(&self, suffix: &str) -> String {
@@ -153,98 +129,13 @@ impl Fixture {
         queue.message_count()
     }
 
-    /// Closes the queue and deletes what it declared.
+    /// Closes the queue and deletes what it declared (which dropping the fixture does as
+    /// well, should the test fail before it gets here).
     async fn finish(self) {
         self.queue.close().await;
-        for suffix in ["tasks", "results", "tasks.dead", "results.dead"] {
-            self.channel
-                .queue_delete(
-                    self.name(suffix).as_str().into(),
-                    QueueDeleteOptions::default(),
-                )
-                .await
-                .unwrap();
-        }
-        self.channel
-            .exchange_delete(self.name("dead-letter").as_str().into(), Default::default())
-            .await
-            .unwrap();
         let _ = self.admin.close(200, "done".into()).await;
+        self.topology.delete().await;
     }
-}
-
-fn task() -> TaskMessage {
-    TaskMessage {
-        task_id: TaskId::generate(),
-        agent_id: AgentId::generate(),
-        owner: UserId::generate(),
-        binary_hash: Sha256::digest(b"wasm"),
-        input: Arc::from(&b"some input \x00\xff"[..]),
-        timeout_ms: 2500,
-    }
-}
-
-fn result() -> ResultMessage {
-    ResultMessage {
-        task_id: TaskId::generate(),
-        agent_id: AgentId::generate(),
-        owner: UserId::generate(),
-        status: ResultStatus::TimedOut,
-        exit_code: -1,
-        stdout: b"partial output".to_vec(),
-        stderr: b"\xff\x00".to_vec(),
-        stdout_truncated: true,
-        stderr_truncated: false,
-        duration_ms: 5001,
-        error: Some("timed out after 5000 ms".to_owned()),
-        created_at: DateTime::<Utc>::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
-    }
-}
-
-async fn next<T>(consumer: &mut Box<dyn Consumer<T>>) -> Delivery<T> {
-    tokio::time::timeout(PATIENCE, consumer.next())
-        .await
-        .expect("no delivery in time")
-        .expect("the consumer ended")
-}
-
-/// Nothing is delivered within a short while.
-async fn assert_quiet<T>(consumer: &mut Box<dyn Consumer<T>>) {
-    let delivery = tokio::time::timeout(Duration::from_millis(500), consumer.next()).await;
-    assert!(delivery.is_err(), "expected no delivery");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_task_and_a_result_travel_intact() {
-    let Some(fixture) = Fixture::start(|_| {}).await else {
-        return;
-    };
-    let sent_task = task();
-    let sent_result = result();
-    fixture.queue.publish_task(sent_task.clone()).await.unwrap();
-    fixture
-        .queue
-        .publish_result(sent_result.clone())
-        .await
-        .unwrap();
-
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    let delivery = next(&mut tasks).await;
-    assert_eq!(delivery.message, sent_task);
-    assert_eq!(delivery.previous_deliveries, 0);
-    delivery.ack().await.unwrap();
-
-    let mut results = fixture.queue.consume_results().await.unwrap();
-    let delivery = next(&mut results).await;
-    assert_eq!(delivery.message, sent_result);
-    assert_eq!(delivery.previous_deliveries, 0);
-    delivery.ack().await.unwrap();
-
-    assert_quiet(&mut tasks).await;
-    assert_quiet(&mut results).await;
-    drop((tasks, results));
-    fixture.queue.check().await.unwrap();
-    fixture.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -271,73 +162,6 @@ async fn messages_are_persistent_protobuf_named_by_their_task() {
     use prost::Message;
     let wire = bazaar_proto::v1::TaskMessage::decode(message.delivery.data.as_slice()).unwrap();
     assert_eq!(TaskMessage::try_from(wire).unwrap(), sent);
-    fixture.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_task_rejected_with_requeue_comes_back_with_its_count_raised() {
-    let Some(fixture) = Fixture::start(|_| {}).await else {
-        return;
-    };
-    let sent = task();
-    fixture.queue.publish_task(sent.clone()).await.unwrap();
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    let first = next(&mut tasks).await;
-    assert_eq!(first.previous_deliveries, 0);
-    first.reject(true).await.unwrap();
-    let second = next(&mut tasks).await;
-    assert_eq!(second.message, sent);
-    assert_eq!(second.previous_deliveries, 1);
-    second.ack().await.unwrap();
-    drop(tasks);
-    fixture.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_task_past_the_delivery_limit_is_dead_lettered() {
-    let Some(fixture) = Fixture::start(|config| config.delivery_limit = 3).await else {
-        return;
-    };
-    let sent = task();
-    fixture.queue.publish_task(sent.clone()).await.unwrap();
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    for attempt in 0..3 {
-        let delivery = next(&mut tasks).await;
-        assert_eq!(delivery.message, sent);
-        assert_eq!(delivery.previous_deliveries, attempt);
-        delivery.reject(true).await.unwrap();
-    }
-    assert_quiet(&mut tasks).await;
-
-    let mut dead = fixture
-        .queue
-        .consume_dead_tasks()
-        .await
-        .unwrap()
-        .expect("RabbitMQ has a dead-letter queue");
-    let delivery = next(&mut dead).await;
-    assert_eq!(delivery.message, sent);
-    delivery.ack().await.unwrap();
-    assert_quiet(&mut dead).await;
-    drop((tasks, dead));
-    fixture.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_task_rejected_without_requeue_is_dead_lettered_at_once() {
-    let Some(fixture) = Fixture::start(|_| {}).await else {
-        return;
-    };
-    let sent = task();
-    fixture.queue.publish_task(sent.clone()).await.unwrap();
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    next(&mut tasks).await.reject(false).await.unwrap();
-    assert_quiet(&mut tasks).await;
-    let mut dead = fixture.queue.consume_dead_tasks().await.unwrap().unwrap();
-    let delivery = next(&mut dead).await;
-    assert_eq!(delivery.message, sent);
-    delivery.ack().await.unwrap();
-    drop((tasks, dead));
     fixture.finish().await;
 }
 
@@ -371,23 +195,6 @@ async fn an_undecodable_message_is_dead_lettered_and_the_consumer_moves_on() {
     delivery.ack().await.unwrap();
     let dead = fixture.get("tasks.dead").await;
     assert_eq!(dead.delivery.data, b"\xff\xff not protobuf");
-    drop(tasks);
-    fixture.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dropped_delivery_is_delivered_again() {
-    let Some(fixture) = Fixture::start(|_| {}).await else {
-        return;
-    };
-    let sent = task();
-    fixture.queue.publish_task(sent.clone()).await.unwrap();
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    drop(next(&mut tasks).await);
-    let again = next(&mut tasks).await;
-    assert_eq!(again.message, sent);
-    assert_eq!(again.previous_deliveries, 1);
-    again.ack().await.unwrap();
     drop(tasks);
     fixture.finish().await;
 }
@@ -465,10 +272,22 @@ async fn consuming_and_publishing_resume_after_the_connections_are_closed() {
     // Publishing works again once the publisher has reconnected (it may have been
     // reconnecting a moment ago).
     let second = task();
+    publish_once_reconnected(&fixture.queue, &second).await;
+    let delivery = next(&mut tasks).await;
+    assert_eq!(delivery.message, second);
+    delivery.ack().await.unwrap();
+    fixture.queue.check().await.unwrap();
+    drop(tasks);
+    fixture.finish().await;
+}
+
+/// Publishes `task`, retrying while the publisher reconnects (publishes fail fast meanwhile),
+/// failing the test if it never recovers.
+async fn publish_once_reconnected(queue: &RabbitMqQueue, task: &TaskMessage) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        match fixture.queue.publish_task(second.clone()).await {
-            Ok(()) => break,
+        match queue.publish_task(task.clone()).await {
+            Ok(()) => return,
             Err(error) if Instant::now() < deadline => {
                 eprintln!("publish during reconnection: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -476,8 +295,75 @@ async fn consuming_and_publishing_resume_after_the_connections_are_closed() {
             Err(error) => panic!("publishing never recovered: {error}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consuming_and_publishing_resume_after_the_network_drops_the_connections() {
+    let Some(url) = broker_url().await else {
+        return;
+    };
+    let network = FaultyNetwork::start(&url).await;
+    let fixture = Fixture::connect(&url, &network.url, |_| {}).await;
+    let first = task();
+    fixture.queue.publish_task(first.clone()).await.unwrap();
+    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
+    let unsettled = next(&mut tasks).await;
+    assert_eq!(unsettled.message, first);
+
+    // Unlike a broker closing a connection, this says nothing to the client: its socket
+    // just ends.
+    network.cut().await;
+
+    let again = next(&mut tasks).await;
+    assert_eq!(again.message, first);
+    assert_eq!(again.previous_deliveries, 1);
+    again.ack().await.unwrap();
+    let _ = unsettled.ack().await;
+    let second = task();
+    publish_once_reconnected(&fixture.queue, &second).await;
     let delivery = next(&mut tasks).await;
     assert_eq!(delivery.message, second);
+    delivery.ack().await.unwrap();
+    fixture.queue.check().await.unwrap();
+    drop(tasks);
+    fixture.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishes_fail_fast_while_the_broker_is_unreachable_and_resume_after() {
+    let Some(url) = broker_url().await else {
+        return;
+    };
+    let network = FaultyNetwork::start(&url).await;
+    let fixture = Fixture::connect(&url, &network.url, |config| {
+        // Reconnection attempts follow each other quickly, so the test does too.
+        config.reconnect_delay_max = Duration::from_millis(200);
+    })
+    .await;
+    fixture.queue.check().await.unwrap();
+
+    network.set_reachable(false);
+    network.cut().await;
+
+    let started = Instant::now();
+    let published = fixture.queue.publish_task(task()).await;
+    assert!(
+        matches!(published, Err(QueueError::Unavailable(_))),
+        "{published:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a publish to an unreachable broker took {:?}",
+        started.elapsed()
+    );
+    assert!(fixture.queue.check().await.is_err());
+
+    network.set_reachable(true);
+    let sent = task();
+    publish_once_reconnected(&fixture.queue, &sent).await;
+    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
+    let delivery = next(&mut tasks).await;
+    assert_eq!(delivery.message, sent);
     delivery.ack().await.unwrap();
     fixture.queue.check().await.unwrap();
     drop(tasks);
@@ -594,7 +480,7 @@ async fn a_queue_declared_with_other_arguments_is_an_error_at_connect() {
         .await
         .unwrap();
     let channel = admin.create_channel().await.unwrap();
-    let prefix = format!("bazaar-test-{}-classic", std::process::id());
+    let prefix = format!("{}-classic", unique_prefix());
     let tasks = format!("{prefix}.tasks");
     // A classic queue where a quorum queue belongs, as an older deployment might have left.
     channel
@@ -631,22 +517,4 @@ async fn a_queue_declared_with_other_arguments_is_an_error_at_connect() {
         )
         .await;
     let _ = admin.close(200, "done".into()).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_closed_queue_ends_its_consumers_and_refuses_publishes() {
-    let Some(fixture) = Fixture::start(|_| {}).await else {
-        return;
-    };
-    let mut tasks = fixture.queue.consume_tasks().await.unwrap();
-    fixture.queue.close().await;
-    let ended = tokio::time::timeout(PATIENCE, tasks.next()).await;
-    assert!(matches!(ended, Ok(None)), "the consumer should end");
-    assert!(matches!(
-        fixture.queue.publish_task(task()).await,
-        Err(QueueError::Unavailable(_))
-    ));
-    assert!(fixture.queue.check().await.is_err());
-    drop(tasks);
-    fixture.finish().await;
 }
