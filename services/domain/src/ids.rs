@@ -1,3 +1,6 @@
+//! Ids: `agent_…`, `task_…` and `user_…` followed by a UUIDv7 in 32 hex digits when
+//! generated (1 to 64 of `[A-Za-z0-9_-]` when parsed), checked once at the edge.
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -40,6 +43,7 @@ macro_rules! prefixed_id {
                 Ok($name(raw.to_owned()))
             }
 
+            /// The whole id, prefix included, as stored and sent.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

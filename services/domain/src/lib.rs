@@ -5,10 +5,13 @@
 //! and a `Price` is never negative. The records (`Agent`, `TaskResult`, …) and the messages
 //! that travel through the queue live here too, so every backend speaks the same types.
 
+#![warn(missing_docs)]
+
 mod error;
 mod ids;
 mod messages;
 mod records;
+mod secret;
 mod values;
 
 pub use error::{ErrorCode, ParseError};
@@ -18,4 +21,5 @@ pub use records::{
     Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, NewAgent, Page,
     ResultFilter, ResultStatus, Task, TaskResult,
 };
+pub use secret::{REDACTED, SecretUrl};
 pub use values::{AgentName, Capabilities, Capability, Password, Price, Sha256, Username, Version};

@@ -1,3 +1,6 @@
+//! Values with rules: names, usernames, passwords, versions, capabilities, prices and
+//! SHA-256 digests. Each has a private field and a `parse` that is the only way in.
+
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -10,6 +13,7 @@ use crate::ParseError;
 macro_rules! string_newtype {
     ($name:ident) => {
         impl $name {
+            /// The value exactly as it was parsed.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -52,6 +56,8 @@ macro_rules! string_newtype {
 pub struct AgentName(String);
 
 impl AgentName {
+    /// Checks the rules above, counting characters rather than bytes; a violation is an
+    /// error on the `name` field.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let length = raw.chars().count();
         if !(1..=64).contains(&length) {
@@ -83,6 +89,8 @@ string_newtype!(AgentName);
 pub struct Version(String);
 
 impl Version {
+    /// Checks the rules above (and at most 64 bytes); a violation is an error on the
+    /// `version` field. The text is kept as given, build metadata included.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let invalid = || {
             ParseError::new(
@@ -137,6 +145,7 @@ string_newtype!(Version);
 pub struct Capability(String);
 
 impl Capability {
+    /// Checks the rules above; a violation is an error on the `capabilities` field.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let well_formed = (1..=32).contains(&raw.len())
             && raw.starts_with(|character: char| character.is_ascii_lowercase())
@@ -165,6 +174,8 @@ impl Capabilities {
     /// The most tags one agent may declare.
     pub const MAX: usize = 16;
 
+    /// Parses each tag and drops repeats, keeping the first; more than [`MAX`](Self::MAX)
+    /// tags (counted before repeats are dropped) is an error on the `capabilities` field.
     pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, ParseError> {
         if raw.len() > Self::MAX {
             return Err(ParseError::new(
@@ -182,10 +193,12 @@ impl Capabilities {
         Ok(Capabilities(capabilities))
     }
 
+    /// The tags in the order given, without repeats.
     pub fn iter(&self) -> impl Iterator<Item = &Capability> {
         self.0.iter()
     }
 
+    /// Whether the agent declares `capability`.
     pub fn contains(&self, capability: &Capability) -> bool {
         self.0.contains(capability)
     }
@@ -228,6 +241,8 @@ impl Price {
     /// The largest price `DECIMAL(10,2)` can hold.
     pub const MAX_CENTS: i64 = 9_999_999_999;
 
+    /// A price of `cents` hundredths of a dollar, as the databases store it; negative or
+    /// above [`MAX_CENTS`](Self::MAX_CENTS) is an error on the `price` field.
     pub fn from_cents(cents: i64) -> Result<Self, ParseError> {
         if !(0..=Self::MAX_CENTS).contains(&cents) {
             return Err(ParseError::new(
@@ -271,6 +286,8 @@ impl Price {
         Price::from_cents(whole * 100 + fraction_cents)
     }
 
+    /// The exact amount in hundredths of a dollar: never negative, at most
+    /// [`MAX_CENTS`](Self::MAX_CENTS).
     pub fn cents(self) -> i64 {
         self.cents
     }
@@ -327,6 +344,8 @@ impl utoipa::ToSchema for Price {}
 pub struct Sha256(String);
 
 impl Sha256 {
+    /// Accepts exactly 64 lowercase hex digits (uppercase is rejected, so one digest has
+    /// one spelling); a violation is an error on the `sha256` field.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let well_formed = raw.len() == 64
             && raw
@@ -358,6 +377,7 @@ string_newtype!(Sha256);
 pub struct Username(String);
 
 impl Username {
+    /// Checks the rules above; a violation is an error on the `username` field.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let well_formed = (3..=32).contains(&raw.len())
             && raw
@@ -379,6 +399,8 @@ string_newtype!(Username);
 pub struct Password(String);
 
 impl Password {
+    /// Checks the length only, counted in characters, not bytes; a violation is an error on
+    /// the `password` field that never repeats the password.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let length = raw.chars().count();
         if !(8..=256).contains(&length) {

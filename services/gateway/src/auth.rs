@@ -132,7 +132,7 @@ pub async fn register(
         .create_user(&user_id, &username, &password_hash)
         .await
         .map_err(|error| match error {
-            bazaar_storage::StoreError::Conflict(_) => ApiError::new(
+            bazaar_database::StoreError::Conflict(_) => ApiError::new(
                 bazaar_domain::ErrorCode::Conflict,
                 format!("the username `{username}` is taken"),
             ),

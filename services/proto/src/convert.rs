@@ -1,3 +1,6 @@
+//! Conversions between the generated protobuf types and the domain's: messages are parsed
+//! into domain types at the edge, so a malformed id or hash is an error here, not later.
+
 use std::sync::Arc;
 
 use bazaar_domain::{

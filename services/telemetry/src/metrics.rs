@@ -22,9 +22,13 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 /// Every metric of the process.
 #[derive(Debug)]
 pub struct Metrics {
+    /// Counted by the gateway's middleware; shown under [`Section::Http`].
     pub http: HttpMetrics,
+    /// Counted by both queue backends, for every service that publishes or consumes.
     pub queue: QueueMetrics,
+    /// Counted by the worker; shown under [`Section::Worker`].
     pub worker: WorkerMetrics,
+    /// Counted by the results service; shown under [`Section::Results`].
     pub results: ResultsMetrics,
 }
 
@@ -46,7 +50,9 @@ pub enum Section {
     Http,
     /// Publishing to and consuming from the task queue.
     Queue,
+    /// Tasks executed, retried and in flight, and the compiled-module cache.
     Worker,
+    /// Results stored, duplicates dropped and failed batches.
     Results,
 }
 
@@ -98,12 +104,16 @@ fn duration_histogram() -> Histogram {
 /// The gateway's HTTP requests.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
+    /// A standard method in upper case (`GET`, `POST`), or `other`, so that clients cannot
+    /// add label values.
     pub method: &'static str,
     /// The route template (`/api/v1/tasks/{id}`), or `unmatched`.
     pub route: &'static str,
+    /// The status code of the response the client got.
     pub status: u16,
 }
 
+/// Requests answered and how long each took, labelled by [`HttpLabels`].
 #[derive(Debug)]
 pub struct HttpMetrics {
     requests: Family<HttpLabels, Counter>,
@@ -167,10 +177,13 @@ impl HttpMetrics {
 /// `error`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
+    /// `tasks`, `results` or `dead_tasks`: the queue's role, not the broker's queue name.
     pub queue: &'static str,
+    /// `ok` or `error`.
     pub outcome: &'static str,
 }
 
+/// Messages published and received, per queue and outcome.
 #[derive(Debug, Default)]
 pub struct QueueMetrics {
     published: Family<QueueLabels, Counter>,
@@ -191,6 +204,8 @@ impl QueueMetrics {
         );
     }
 
+    /// One publish to `queue`; `ok` when the queue took it (for RabbitMQ: confirmed
+    /// by the broker in time).
     pub fn published(&self, queue: &'static str, ok: bool) {
         self.published
             .get_or_create(&QueueLabels {
@@ -200,6 +215,7 @@ impl QueueMetrics {
             .inc();
     }
 
+    /// One message received from `queue`; `ok` unless it did not decode.
     pub fn consumed(&self, queue: &'static str, ok: bool) {
         self.consumed
             .get_or_create(&QueueLabels {
@@ -217,9 +233,12 @@ fn outcome(ok: bool) -> &'static str {
 /// How a task ended: `succeeded`, `failed` or `timed_out`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TaskLabels {
+    /// The result's status, spelled as the databases store it.
     pub outcome: &'static str,
 }
 
+/// What the workers of this process did: tasks by outcome and duration, retries, tasks in
+/// flight, and how often a compiled module was already at hand.
 #[derive(Debug)]
 pub struct WorkerMetrics {
     tasks: Family<TaskLabels, Counter>,
@@ -287,6 +306,7 @@ impl WorkerMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// A task was put back on the queue after a transient failure, to run again.
     pub fn task_retried(&self) {
         self.retries.inc();
     }
@@ -297,10 +317,12 @@ impl WorkerMetrics {
         InFlight(&self.in_flight)
     }
 
+    /// A task found its agent compiled, in memory or on disk.
     pub fn module_cache_hit(&self) {
         self.cache_hits.inc();
     }
 
+    /// A task had its agent fetched from the blob store and compiled.
     pub fn module_cache_miss(&self) {
         self.cache_misses.inc();
     }
@@ -316,6 +338,8 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// What the results service of this process stored: new results, redelivered duplicates,
+/// failed batches and batch sizes.
 #[derive(Debug)]
 pub struct ResultsMetrics {
     stored: Counter,
@@ -367,6 +391,7 @@ impl ResultsMetrics {
         self.duplicates.inc_by(received.saturating_sub(new));
     }
 
+    /// A batch (or a dead-lettered task) failed to store and went back on the queue.
     pub fn store_failed(&self) {
         self.store_failures.inc();
     }

@@ -55,6 +55,8 @@ impl TraceContext {
             .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
+    /// True when there is nothing to send, as when traces are off; a receiver then need not
+    /// make a span that would never be exported.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
