@@ -102,18 +102,8 @@ impl fmt::Display for BlobLocation {
     }
 }
 
-impl serde::Serialize for BlobLocation {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for BlobLocation {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
+// Serialized as its (redacted) URL: `--print-config` shows no password.
+bazaar_domain::serde_as_string!(BlobLocation);
 
 #[cfg(test)]
 mod tests {

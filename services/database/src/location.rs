@@ -74,19 +74,8 @@ impl fmt::Display for DatabaseLocation {
     }
 }
 
-impl serde::Serialize for DatabaseLocation {
-    /// Serialized as its redacted URL: `--print-config` shows no password.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DatabaseLocation {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
+// Serialized as its (redacted) URL: `--print-config` shows no password.
+bazaar_domain::serde_as_string!(DatabaseLocation);
 
 #[cfg(test)]
 mod tests {

@@ -22,4 +22,7 @@ pub use records::{
     ResultFilter, ResultStatus, Task, TaskResult,
 };
 pub use secret::{REDACTED, SecretUrl};
+
+#[doc(hidden)]
+pub use serde as __serde;
 pub use values::{AgentName, Capabilities, Capability, Password, Price, Sha256, Username, Version};

@@ -56,6 +56,33 @@ impl fmt::Debug for SecretUrl {
     }
 }
 
+/// Implements `Serialize` as the value's `Display` and `Deserialize` through its `FromStr`
+/// (whose `Err` displays as the message), for values configured as strings such as backend
+/// locations: what is printed parses back, and a location that shows a [`SecretUrl`] is
+/// printed redacted.
+#[macro_export]
+macro_rules! serde_as_string {
+    ($type:ty) => {
+        impl $crate::__serde::Serialize for $type {
+            fn serialize<S: $crate::__serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $type {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let raw = <String as $crate::__serde::Deserialize>::deserialize(deserializer)?;
+                raw.parse().map_err(<D::Error as $crate::__serde::de::Error>::custom)
+            }
+        }
+    };
+}
+
 /// `url` with the password of its user information and every `password=` query parameter
 /// replaced by [`REDACTED`]. A user name stays: it helps an operator and is not a secret.
 fn redact(url: &str) -> String {
