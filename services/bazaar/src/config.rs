@@ -211,7 +211,8 @@ pub struct HttpConfig {
     /// The largest task input, in bytes.
     pub max_input_bytes: usize,
     /// How much longer than its timeout `POST /tasks/execute` waits for a result before
-    /// answering 504 (the task itself goes on).
+    /// answering 202 with the task and its `Location` (the task itself goes on). A client
+    /// can ask for a shorter wait with `Prefer: wait=N`.
     pub execute_wait_grace_ms: u64,
     /// How long the gateway trusts a token or an agent it has read, in milliseconds, before
     /// reading it again. A logout or agent change made through this gateway takes effect at

@@ -27,7 +27,7 @@ pub struct GatewayConfig {
     /// The longest timeout a request may ask for.
     pub max_timeout: Duration,
     /// How much longer than its timeout a synchronous run waits for its result, to cover
-    /// queueing; past that the client gets 504 and can poll for the result.
+    /// queueing; past that the client gets 202 with the task and its `Location` to follow.
     pub execute_wait_grace: Duration,
     /// How long a login token stays valid.
     pub token_ttl: Duration,

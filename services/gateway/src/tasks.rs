@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bazaar_domain::{
-    AgentStatus, ErrorCode, ResultFilter, ResultStatus, Task, TaskId, TaskMessage,
+    AgentStatus, ErrorCode, ResultFilter, ResultStatus, Task, TaskId, TaskMessage, TaskResult,
 };
 use chrono::Utc;
 use serde::Deserialize;
@@ -129,12 +130,28 @@ async fn enqueue(
 }
 
 /// Runs a task and waits for its result.
+///
+/// The wait lasts the run's timeout plus `http.execute_wait_grace_ms`, or less when the
+/// client asks for less with `Prefer: wait=N` (seconds, RFC 7240). If the result is not
+/// there by then, the answer is 202 with the task as it stands and `Location` pointing at
+/// it, so that the client can follow it (the task itself goes on).
 #[utoipa::path(
     post, path = "/api/v1/tasks/execute", tag = "tasks",
     security(("bearer" = [])),
     request_body = TaskRequest,
+    params(
+        ("Prefer" = Option<String>, Header,
+            description = "`wait=N`: wait at most N seconds (0 or more) for the result before answering 202; other preferences are ignored",
+            example = "wait=5"),
+    ),
     responses(
         (status = 200, description = "The result, whether the run succeeded or not", body = ResultView),
+        (status = 202, description = "No result within the wait; the task goes on. `Location` is the task's URL",
+            body = TaskView,
+            headers(
+                ("Location" = String, description = "The task: /api/v1/tasks/{id}"),
+                ("Preference-Applied" = String, description = "`wait=N` when the request's `Prefer: wait` was honoured"),
+            )),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
         (status = 409, description = "The agent is inactive", body = ErrorBody),
@@ -142,20 +159,22 @@ async fn enqueue(
         (status = 422, description = "Invalid timeout or agent id", body = ErrorBody),
         (status = 429, description = "Too many tasks", body = ErrorBody),
         (status = 503, description = "The queue is full or unavailable", body = ErrorBody),
-        (status = 504, description = "No result in time; the task goes on and can be polled", body = ErrorBody),
     )
 )]
 pub async fn execute_task(
     State(state): State<AppState>,
     user: AuthenticatedUser,
+    headers: HeaderMap,
     Json(request): Json<TaskRequest>,
-) -> Result<Json<ResultView>, ApiError> {
+) -> Result<Response, ApiError> {
+    let preferred_wait = preferred_wait(&headers);
     let task_id = TaskId::generate();
     // Waiting from before the task is queued, where the results client can, spares looking
     // the result up once queued.
     let registered = state.results.register(&task_id);
     let (task, timeout) = enqueue(&state, &user, request, task_id).await?;
-    let wait = timeout + state.config.execute_wait_grace;
+    let longest_wait = timeout + state.config.execute_wait_grace;
+    let wait = preferred_wait.map_or(longest_wait, |preferred| preferred.min(longest_wait));
     let span = tracing::info_span!("wait_for_result", otel.kind = "client", task_id = %task.id);
     let result = match registered {
         Some(registered) => registered.wait(&user.user_id, wait).instrument(span).await,
@@ -167,18 +186,48 @@ pub async fn execute_task(
                 .await?
         }
     };
-    match result {
-        Some(result) => Ok(Json(result.into())),
-        None => Err(ApiError::new(
-            ErrorCode::Timeout,
-            format!(
-                "no result for task {} after {} ms; it is still queued or running, poll GET /api/v1/tasks/{}",
-                task.id,
-                wait.as_millis(),
-                task.id
-            ),
-        )),
+    if let Some(result) = result {
+        return Ok(Json(ResultView::from(result)).into_response());
     }
+    // The result may have arrived since the wait ended: report the task as it is now.
+    let result = state.results.get(&task.id, &user.user_id).await?;
+    let location = format!("/api/v1/tasks/{}", task.id);
+    let mut response = (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(task_view(&task, result.as_ref())),
+    )
+        .into_response();
+    if let Some(preferred) = preferred_wait {
+        let applied = format!("wait={}", preferred.as_secs());
+        if let Ok(value) = HeaderValue::from_str(&applied) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("preference-applied"), value);
+        }
+    }
+    Ok(response)
+}
+
+/// The `wait` preference of a `Prefer` header (RFC 7240: `Prefer: wait=5`, possibly among
+/// other preferences and parameters). A value that is not a whole number of seconds is
+/// ignored, as RFC 7240 asks of preferences a server cannot honour.
+fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| {
+            let token_and_value = preference.split(';').next()?.trim();
+            let (token, value) = token_and_value.split_once('=')?;
+            if !token.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            let seconds: u64 = value.trim().trim_matches('"').parse().ok()?;
+            Some(Duration::from_secs(seconds))
+        })
+        .next()
 }
 
 /// Queues a task and returns at once.
@@ -250,15 +299,18 @@ pub async fn task_status(
     let id = parse_task_id(&id)?;
     let task = own_task(&state, &user, &id).await?;
     let result = state.results.get(&id, &user.user_id).await?;
-    Ok(Json(TaskView {
+    Ok(Json(task_view(&task, result.as_ref())))
+}
+
+/// A task as the API shows it: queued until its result exists, then the result's status.
+fn task_view(task: &Task, result: Option<&TaskResult>) -> TaskView {
+    TaskView {
         task_id: task.id.to_string(),
         agent_id: task.agent_id.to_string(),
-        status: result
-            .as_ref()
-            .map_or("queued", |result| result.status.as_str()),
+        status: result.map_or("queued", |result| result.status.as_str()),
         created_at: task.created_at,
         completed_at: result.map(|result| result.created_at),
-    }))
+    }
 }
 
 /// A task's result.
@@ -336,4 +388,41 @@ pub async fn list_results(
         limit,
         offset,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefer(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("prefer", HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn a_wait_preference_is_read_in_seconds_among_others() {
+        assert_eq!(
+            preferred_wait(&prefer(&["wait=5"])),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            preferred_wait(&prefer(&["respond-async, WAIT = 0"])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            preferred_wait(&prefer(&["handling=lenient", "wait=\"12\"; foo=bar"])),
+            Some(Duration::from_secs(12))
+        );
+    }
+
+    #[test]
+    fn a_wait_that_is_not_whole_seconds_is_ignored() {
+        for value in ["wait=abc", "wait=-1", "wait=1.5", "wait", "waiting=3"] {
+            assert_eq!(preferred_wait(&prefer(&[value])), None, "{value}");
+        }
+        assert_eq!(preferred_wait(&HeaderMap::new()), None);
+    }
 }

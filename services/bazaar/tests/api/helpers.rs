@@ -221,6 +221,21 @@ impl TestApp {
         .await
     }
 
+    /// `POST /tasks/execute` with a `Prefer` header (`wait=N`).
+    pub async fn execute_preferring(&self, token: &str, prefer: &str, body: &Value) -> Response {
+        Self::send(
+            self.authorized(Method::POST, "/tasks/execute", token)
+                .header("prefer", prefer)
+                .json(body),
+        )
+        .await
+    }
+
+    /// `GET` a path the API handed out (a `Location`), with the token.
+    pub async fn follow(&self, token: &str, location: &str) -> Response {
+        Self::send(self.request(Method::GET, location).bearer_auth(token)).await
+    }
+
     /// `POST /tasks` with any JSON body.
     pub async fn submit(&self, token: &str, body: &Value) -> Response {
         Self::send(self.authorized(Method::POST, "/tasks", token).json(body)).await

@@ -546,3 +546,104 @@ async fn the_rate_limit_lets_tasks_through_again_once_the_bucket_refills() {
     let refilled = expect_json(app.execute(&token, &task).await, StatusCode::OK).await;
     assert_eq!(refilled["stdout"], "again");
 }
+
+#[tokio::test]
+async fn a_synchronous_run_still_going_when_the_preferred_wait_ends_is_accepted_with_its_location()
+{
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let looping = app.upload_wat(&token, SLOW_LOOP).await;
+
+    let started = Instant::now();
+    let response = app
+        .execute_preferring(
+            &token,
+            "wait=1",
+            &json!({"agent_id": looping, "input": "", "timeout_ms": 3000}),
+        )
+        .await;
+    let waited = started.elapsed();
+
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        response.headers()["preference-applied"].to_str().unwrap(),
+        "wait=1"
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let task = response.json::<Value>().await.unwrap();
+    let task_id = string_field(&task, "task_id");
+    assert_eq!(location, format!("/api/v1/tasks/{task_id}"));
+    assert_eq!(task["status"], "queued", "{task}");
+    assert_eq!(task["agent_id"], looping.as_str());
+    assert!(task["completed_at"].is_null(), "{task}");
+    assert!(
+        waited >= Duration::from_secs(1),
+        "answered after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+
+    let followed = expect_json(app.follow(&token, &location).await, StatusCode::OK).await;
+    assert_eq!(followed["task_id"], task_id);
+    let finished = app.wait_for_task(&token, task_id).await;
+    assert_eq!(finished["status"], "timed_out");
+}
+
+#[tokio::test]
+async fn a_synchronous_run_that_outlasts_the_default_wait_is_accepted_not_a_gateway_timeout() {
+    // One run at a time, and hardly any grace: a task queued behind a long run cannot finish
+    // within its own timeout plus the grace.
+    let app = spawn_app_with(|config| {
+        config.worker.concurrency = 1;
+        config.http.execute_wait_grace_ms = 100;
+    })
+    .await;
+    let (_, token) = app.register_user().await;
+    let looping = app.upload_wat(&token, SLOW_LOOP).await;
+    expect_json(
+        app.submit(
+            &token,
+            &json!({"agent_id": looping, "input": "", "timeout_ms": 3000}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+
+    let response = app
+        .execute(
+            &token,
+            &json!({"agent_id": looping, "input": "", "timeout_ms": 200}),
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert!(response.headers().get("preference-applied").is_none());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let task = response.json::<Value>().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/tasks/{}", string_field(&task, "task_id"))
+    );
+    let finished = app
+        .wait_for_task(&token, string_field(&task, "task_id"))
+        .await;
+    assert_eq!(finished["status"], "timed_out");
+}
+
+#[tokio::test]
+async fn a_preferred_wait_longer_than_the_run_returns_the_result() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let agent_id = app.example_agent_id("echo").await;
+
+    let response = app
+        .execute_preferring(
+            &token,
+            "wait=3600",
+            &json!({"agent_id": agent_id, "input": "still here"}),
+        )
+        .await;
+
+    let result = expect_json(response, StatusCode::OK).await;
+    assert_eq!(result["stdout"], "still here");
+}

@@ -196,3 +196,36 @@ async fn a_waiting_request_learns_of_a_result_stored_by_another_results_replica(
     );
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synchronous_run_still_going_when_the_preferred_wait_ends_is_accepted() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let token = cluster.register("ada").await;
+    let slow = wat::parse_str(harness::SLOW_AGENT).unwrap();
+    let uploaded = cluster.upload(&token, "slow", &slow).await;
+    assert_eq!(uploaded.0, 201, "{}", uploaded.1);
+    let agent_id = uploaded.1["id"].as_str().unwrap().to_owned();
+
+    let started = std::time::Instant::now();
+    let accepted = cluster
+        .post_with_headers(
+            "/tasks/execute",
+            &token,
+            json!({"agent_id": agent_id, "input": "", "timeout_ms": 60000}),
+            &[("prefer", "wait=1")],
+        )
+        .await;
+
+    assert_eq!(accepted.0, 202, "{}", accepted.1);
+    assert_eq!(accepted.1["status"], "queued", "{}", accepted.1);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let task_id = accepted.1["task_id"].as_str().unwrap().to_owned();
+    let result = cluster
+        .wait_for_result(&token, &task_id, Duration::from_secs(60))
+        .await;
+    assert_eq!(result["status"], "succeeded", "{result}");
+
+    cluster.stop().await;
+}
