@@ -12,6 +12,8 @@
 //! see [`Delivery::trace_context`]. Both backends count what they publish and consume in
 //! [`bazaar_telemetry::metrics`].
 
+#![warn(missing_docs)]
+
 mod in_process;
 mod location;
 mod rabbitmq;
@@ -87,6 +89,8 @@ pub trait Consumer<T>: Send {
 /// One message handed to a consumer, to be acknowledged or rejected exactly once.
 /// Dropping it unacknowledged counts as a rejection with requeue.
 pub struct Delivery<T> {
+    /// Already decoded: a message that does not decode never becomes a delivery (it is
+    /// dead-lettered, or dropped where there is no dead-letter queue).
     pub message: T,
     /// How many times this message was delivered before (0 on the first delivery).
     pub previous_deliveries: u32,
@@ -108,13 +112,20 @@ impl<T> std::fmt::Debug for Delivery<T> {
 /// How a backend settles a delivery.
 #[async_trait]
 pub trait Acknowledge: Send {
+    /// Backs [`Delivery::ack`]. `Unavailable` when the link to the broker is gone before the
+    /// acknowledgement is sent; the message will then be delivered again.
     async fn ack(self: Box<Self>) -> Result<(), QueueError>;
+    /// Backs [`Delivery::reject`]: with `requeue` the message is delivered again, without it
+    /// it is dead-lettered (or dropped, where there is no dead-letter queue).
     async fn reject(self: Box<Self>, requeue: bool) -> Result<(), QueueError>;
     /// Called when a delivery is dropped unsettled; must not block.
     fn abandon(self: Box<Self>);
 }
 
 impl<T> Delivery<T> {
+    /// Made by a backend's consumer: `previous_deliveries` as the backend counts them, and
+    /// `acknowledger` to settle the message. The trace context starts empty; see
+    /// [`with_trace_context`](Self::with_trace_context).
     pub fn new(message: T, previous_deliveries: u32, acknowledger: Box<dyn Acknowledge>) -> Self {
         Delivery {
             message,

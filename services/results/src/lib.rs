@@ -8,6 +8,8 @@
 //! Each stored result has a `store_result` span, a child of the worker's `publish_result`
 //! span, so that every task's trace ends here even though results are stored in batches.
 
+#![warn(missing_docs)]
+
 pub mod grpc;
 
 use anyhow::Context;
@@ -40,7 +42,14 @@ pub enum ResultsError {
     /// The remote results service answered with an error (or could not be reached, which
     /// tonic reports as a status too).
     #[error("the results service answered {code}: {message}")]
-    Remote { code: ErrorCode, message: String },
+    Remote {
+        /// The code the server sent the status for; `Unavailable` when it could not be
+        /// reached.
+        code: ErrorCode,
+        /// The status message. The server logs internal causes instead of sending them, so the
+        /// gateway passes this on to its client for codes below 500.
+        message: String,
+    },
     /// Anything else: a bug, or an answer that could not be read.
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -78,6 +87,8 @@ pub trait ResultsClient: Send + Sync + 'static {
         timeout: Duration,
     ) -> Result<Option<TaskResult>, ResultsError>;
 
+    /// The agent's statistics, readable by anyone; all zeros for an agent that never ran, and
+    /// for one that does not exist (the gateway answers 404 for that before asking).
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError>;
 
     /// Starts waiting for `task_id`'s result *before* its task is queued, which spares the
@@ -120,6 +131,9 @@ impl std::fmt::Debug for ResultsService {
 }
 
 impl ResultsService {
+    /// One per process, shared: [`run`](Self::run) consumes with it, [`grpc::serve`] answers
+    /// with it, and a gateway in the same process holds it as its [`ResultsClient`], so its
+    /// waits are woken directly, without gRPC.
     pub fn new(store: Arc<dyn ResultStore>, config: ResultsConfig) -> Arc<Self> {
         Arc::new(ResultsService {
             store,

@@ -10,6 +10,8 @@
 //! context arrives with the delivery), with `fetch_binary`, `compile`, `run_agent` and
 //! `publish_result` inside; the worker's counters are in [`bazaar_telemetry::metrics`].
 
+#![warn(missing_docs)]
+
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +75,9 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
+    /// A worker that runs agents under `sandbox`'s limits and module caches, and fetches the
+    /// binaries the caches lack from `blobs`. A gateway in the same process shares the
+    /// sandbox, so an upload warms the worker's cache.
     pub fn new(sandbox: Sandbox, blobs: Arc<dyn BlobStore>, config: WorkerConfig) -> Self {
         Worker {
             sandbox,
