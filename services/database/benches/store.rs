@@ -21,6 +21,7 @@ use bazaar_domain::{
     AgentId, AgentName, Capabilities, NewAgent, Price, ResultStatus, Sha256, Task, TaskId,
     TaskResult, UserId, Username, Version,
 };
+use bazaar_test_support::with_database;
 use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
@@ -335,19 +336,6 @@ fn administer(admin_options: &PgConnectOptions, statement: String) {
             .unwrap_or_else(|error| panic!("`{statement}` failed: {error}"));
         admin.close().await.ok();
     });
-}
-
-/// `url` with its database name replaced by `database`, keeping credentials and parameters.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, parameters) = match url.split_once('?') {
-        Some((base, parameters)) => (base, format!("?{parameters}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |index| index + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |index| authority_start + index);
-    format!("{}/{database}{parameters}", &base[..path_start])
 }
 
 criterion_group!(benches, sqlite, postgres);

@@ -13,8 +13,10 @@ mod backends;
 mod blobs;
 mod s3_objects;
 
+use bazaar_test_support::contract_tests;
+
 /// Declares, inside `mod $backend`, one test per contract test, each run against a fresh
-/// store from `$constructor`.
+/// store from `$constructor`, named like `s3::blobs::an_unknown_digest_is_not_found`.
 macro_rules! blob_contract_tests {
     ($backend:ident, $constructor:path) => {
         contract_tests!($backend, $constructor, {
@@ -29,30 +31,6 @@ macro_rules! blob_contract_tests {
                 a_fresh_blob_store_passes_its_check,
             }
         });
-    };
-}
-
-/// The expansion: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
-/// so that a test reads as `s3::blobs::an_unknown_digest_is_not_found`.
-macro_rules! contract_tests {
-    ($backend:ident, $constructor:path, { $($module:ident { $($test:ident),* $(,)? })* }) => {
-        mod $backend {
-            $(
-                mod $module {
-                    $(
-                        // Several threads, as in production, so that concurrent calls race.
-                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                        async fn $test() {
-                            // `None`: the backend's server is not there, and its constructor
-                            // has said so (or failed the test, in CI).
-                            if let Some(backend) = $constructor().await {
-                                crate::$module::$test(backend).await;
-                            }
-                        }
-                    )*
-                }
-            )*
-        }
     };
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bazaar_domain::TaskId;
 use bazaar_queue::{InProcessQueue, RabbitMqConfig, RabbitMqQueue, TaskQueue};
+use bazaar_test_support::UnreachableServer;
 use lapin::options::QueueDeleteOptions;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
@@ -94,17 +95,14 @@ pub async fn broker_url() -> Option<String> {
         Ok(Err(error)) => error.to_string(),
         Err(_) => "no answer within 3 seconds".to_owned(),
     };
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "RabbitMQ is not reachable at {host}:{port} ({cause}), and CI runs every backend: \
-             start it with scripts/services.sh, or point BAZAAR_TEST_AMQP_URL at one"
-        );
+    UnreachableServer {
+        server: "RabbitMQ",
+        address: &format!("{host}:{port}"),
+        cause: &cause,
+        skipped_tests: "the RabbitMQ tests",
+        remedy: "start it with scripts/services.sh, or point BAZAAR_TEST_AMQP_URL at one",
     }
-    eprintln!(
-        "SKIPPED: RabbitMQ not reachable at {host}:{port} ({cause}); the RabbitMQ tests did \
-         not run. Start it with scripts/services.sh, or point BAZAAR_TEST_AMQP_URL at one."
-    );
-    None
+    .skip_unless_ci()
 }
 
 /// A prefix no other test uses, for queue names and connection names alike.

@@ -23,8 +23,11 @@ mod proxy;
 mod rabbitmq_broker;
 mod settling;
 
+use bazaar_test_support::contract_tests;
+
 /// Declares, inside `mod $backend`, one test per contract test below, each run against a
-/// fresh queue from `$constructor`.
+/// fresh queue from `$constructor`, named like
+/// `rabbitmq::settling::an_acknowledged_task_is_not_delivered_again`.
 macro_rules! queue_contract_tests {
     ($backend:ident, $constructor:path) => {
         contract_tests!($backend, $constructor, {
@@ -53,30 +56,6 @@ macro_rules! queue_contract_tests {
                 a_closed_queue_hands_out_nothing_more_though_tasks_wait,
             }
         });
-    };
-}
-
-/// The expansion: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
-/// so that a test reads as `rabbitmq::settling::an_acknowledged_task_is_not_delivered_again`.
-macro_rules! contract_tests {
-    ($backend:ident, $constructor:path, { $($module:ident { $($test:ident),* $(,)? })* }) => {
-        mod $backend {
-            $(
-                mod $module {
-                    $(
-                        // Several threads, as in production, so that concurrent calls race.
-                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                        async fn $test() {
-                            // `None`: the backend's server is not there, and its constructor
-                            // has said so (or failed the test, in CI).
-                            if let Some(backend) = $constructor().await {
-                                crate::$module::$test(backend).await;
-                            }
-                        }
-                    )*
-                }
-            )*
-        }
     };
 }
 

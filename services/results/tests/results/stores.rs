@@ -1,9 +1,9 @@
 //! The real stores the results service runs on, one constructor per engine: SQLite in a
 //! temporary directory (embedded mode), PostgreSQL in a throwaway database (distributed
-//! mode). PostgreSQL is found as the storage contract suite finds it
-//! (`services/database/tests/contract/backends.rs`): `BAZAAR_TEST_POSTGRES_URL`, else
-//! `postgres://postgres@127.0.0.1:5432`; without a server the test skips loudly, except under
-//! `CI`, where it fails.
+//! mode). PostgreSQL is found as the storage contract suite finds it, through
+//! `bazaar_test_support::throwaway_postgres_database`: `BAZAAR_TEST_POSTGRES_URL`, else
+//! `postgres://postgres@127.0.0.1:5432/test`; without a server the test skips loudly, except
+//! under `CI`, where it fails.
 //!
 //! Each store is wrapped in an [`ObservedStore`], which passes every call through and notes
 //! what the service asked: the batch sizes it stored and the results it looked up, so that
@@ -11,15 +11,13 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bazaar_database::{PostgresStore, ResultStore, ResultsStored, SqliteStore, StoreError};
 use bazaar_domain::{AgentId, AgentStats, Page, ResultFilter, TaskId, TaskResult};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+use bazaar_test_support::throwaway_postgres_database;
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use tokio::sync::watch;
 
 use crate::fixtures::PATIENCE;
@@ -98,45 +96,10 @@ pub async fn sqlite() -> Option<TestStore> {
     })
 }
 
-/// The server the PostgreSQL tests create their databases on, unless
-/// `BAZAAR_TEST_POSTGRES_URL` names another; its user must be allowed to create databases.
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 /// PostgreSQL in a database of its own, created for the test and dropped after it.
 pub async fn postgres() -> Option<TestStore> {
-    let admin_url = std::env::var("BAZAAR_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-    let admin_options =
-        PgConnectOptions::from_str(&admin_url).expect("BAZAAR_TEST_POSTGRES_URL is a postgres url");
-    // Where the server is, without the password the url may hold.
-    let server = format!("{}:{}", admin_options.get_host(), admin_options.get_port());
-    let connected = tokio::time::timeout(Duration::from_secs(5), admin_options.connect()).await;
-    let mut admin: PgConnection = match connected {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(error @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_)))) => {
-            return postgres_unreachable(&server, &error.to_string());
-        }
-        Ok(Err(error)) => panic!("PostgreSQL at {server} refused the test's connection: {error}"),
-        Err(_) => return postgres_unreachable(&server, "no answer within 5 seconds"),
-    };
-
-    let unique = TaskId::generate();
-    let name = format!(
-        "bazaar_results_test_{}",
-        &unique.as_str()[TaskId::PREFIX.len()..]
-    );
-    admin
-        .execute(format!("create database {name}").as_str())
-        .await
-        .unwrap_or_else(|error| panic!("failed to create database {name} at {server}: {error}"));
-    admin.close().await.ok();
-    // From here on the database is dropped whatever happens, even if opening it fails.
-    let database = ThrowawayDatabase {
-        admin_options,
-        name,
-    };
-
-    let url = with_database(&admin_url, &database.name);
+    let (url, database) =
+        throwaway_postgres_database("bazaar_results_test", "the postgres results tests").await?;
     let store = PostgresStore::open(&url)
         .await
         .unwrap_or_else(|error| panic!("the postgres store opens: {error:#}"));
@@ -145,64 +108,6 @@ pub async fn postgres() -> Option<TestStore> {
         database: Database::Postgres { url },
         _storage: Box::new(database),
     })
-}
-
-fn postgres_unreachable(server: &str, cause: &str) -> Option<TestStore> {
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "PostgreSQL is not reachable at {server} ({cause}), and CI runs every backend: \
-             start it, or point BAZAAR_TEST_POSTGRES_URL at one"
-        );
-    }
-    eprintln!(
-        "SKIPPED: PostgreSQL not reachable at {server} ({cause}); the postgres results tests \
-         did not run. Start it, or point BAZAAR_TEST_POSTGRES_URL at one."
-    );
-    None
-}
-
-/// `url` with its database name replaced by `database`, keeping credentials and parameters.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, parameters) = match url.split_once('?') {
-        Some((base, parameters)) => (base, format!("?{parameters}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |index| index + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |index| authority_start + index);
-    format!("{}/{database}{parameters}", &base[..path_start])
-}
-
-/// A database made for one test, dropped with it.
-struct ThrowawayDatabase {
-    admin_options: PgConnectOptions,
-    name: String,
-}
-
-impl Drop for ThrowawayDatabase {
-    fn drop(&mut self) {
-        // Drop cannot await, and the test's runtime may be shutting down: a thread with a
-        // runtime of its own does it. `force` ends the store's connections, which may still
-        // be open. A database that cannot be dropped is left behind, never a panic here.
-        let admin_options = self.admin_options.clone();
-        let statement = format!("drop database if exists {} with (force)", self.name);
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut admin = admin_options.connect().await.ok()?;
-                admin.execute(statement.as_str()).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("warning: test database {} was left behind", self.name);
-        }
-    }
 }
 
 /// A real store, passed through, with a note of what was asked of it. Not a double: every
