@@ -9,6 +9,8 @@
 //! results service link this crate: a worker holds no database credentials and no database
 //! code.
 
+#![warn(missing_docs)]
+
 mod location;
 mod postgres;
 mod sql;
@@ -16,8 +18,8 @@ mod sqlite;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, NewAgent, Page, ResultFilter,
-    Task, TaskId, TaskResult, UserId, Username,
+    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
+    Page, ResultFilter, Task, TaskId, TaskResult, UserId, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -53,7 +55,9 @@ impl StoreError {
 /// A user's login record.
 #[derive(Debug, Clone)]
 pub struct Credentials {
+    /// The user a token issued at login will name.
     pub user_id: UserId,
+    /// Exactly as registered: names are matched case-sensitively.
     pub username: Username,
     /// Argon2id, PHC string format.
     pub password_hash: String,
@@ -70,6 +74,8 @@ pub trait AccountStore: Send + Sync + 'static {
         password_hash: &str,
     ) -> Result<(), StoreError>;
 
+    /// The login record for `username`, matched exactly; `None` when no user has that name.
+    /// The gateway checks the password against it at login.
     async fn find_credentials(
         &self,
         username: &Username,
@@ -86,6 +92,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The user a token belongs to, if the token exists and has not expired.
     async fn find_token_user(&self, token_hash: &str) -> Result<Option<UserId>, StoreError>;
 
+    /// Deletes the token with this SHA-256 (logout); an unknown or already revoked token is
+    /// not an error.
     async fn revoke_token(&self, token_hash: &str) -> Result<(), StoreError>;
 }
 
@@ -95,8 +103,11 @@ pub trait AgentStore: Send + Sync + 'static {
     /// Inserts an agent; `Conflict` when its owner already has this name and version.
     async fn insert_agent(&self, agent: &NewAgent) -> Result<Agent, StoreError>;
 
+    /// An agent of any status; `None` when no agent has this id.
     async fn get_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError>;
 
+    /// One page of the agents `filter` admits, in its sort order, with the total over every
+    /// page. Inactive agents are included unless the filter names a status.
     async fn list_agents(&self, filter: &AgentFilter) -> Result<Page<Agent>, StoreError>;
 
     /// Ranked full-text search over active agents' names, descriptions and capabilities.
@@ -125,12 +136,28 @@ pub trait AgentStore: Send + Sync + 'static {
 /// Submitted tasks. Written by the gateway.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
+    /// Records an accepted task before its message is published. `Conflict` when the id is
+    /// taken; an error when its agent or owner does not exist.
     async fn insert_task(&self, task: &Task) -> Result<(), StoreError>;
 
+    /// A task of any owner (the gateway hides other users' tasks); `None` when no task has
+    /// this id.
     async fn get_task(&self, id: &TaskId) -> Result<Option<Task>, StoreError>;
 
     /// Forgets a task whose message could not be queued, so nothing half-written remains.
     async fn delete_task(&self, id: &TaskId) -> Result<(), StoreError>;
+
+    /// Claims an `Idempotency-Key` for the task a submission is about to create. `None`
+    /// when the claim is made (a claim made before `live_since` is replaced); otherwise the
+    /// claim that holds the key, whose task the caller returns instead of creating one.
+    async fn claim_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+        live_since: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyClaim>, StoreError>;
+
+    /// Releases a claim whose task was not queued after all, so that a retry runs.
+    async fn release_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<(), StoreError>;
 }
 
 /// Task results and agent statistics. Written by the results service.
@@ -140,6 +167,8 @@ pub trait ResultStore: Send + Sync + 'static {
     /// result whose task id is already stored changes nothing. Returns how many were new.
     async fn insert_results(&self, results: &[TaskResult]) -> Result<u64, StoreError>;
 
+    /// The result of `task_id` whoever owns it (callers that answer users check the owner);
+    /// `None` until one is stored.
     async fn get_result(&self, task_id: &TaskId) -> Result<Option<TaskResult>, StoreError>;
 
     /// The owner's results, newest first.
@@ -175,6 +204,8 @@ pub const PERCENTILE_WINDOW: u32 = 1000;
 /// Whether the backing service answers; used by readiness checks.
 #[async_trait]
 pub trait HealthCheck: Send + Sync + 'static {
+    /// A trivial query; `Unavailable` when the database cannot answer it. Runs on every
+    /// readiness probe, so it stays cheap.
     async fn check(&self) -> Result<(), StoreError>;
 }
 
@@ -203,12 +234,21 @@ mod tests {
 }
 
 /// Every database store, from one backend.
+///
+/// Each field is the same backend seen through one trait, so that each service is handed
+/// only the stores it may touch.
 #[derive(Clone)]
 pub struct DatabaseStores {
+    /// The gateway's: registration, login and bearer tokens.
     pub accounts: std::sync::Arc<dyn AccountStore>,
+    /// The gateway's: uploads, listings, search, and the look-up behind each submitted task.
     pub agents: std::sync::Arc<dyn AgentStore>,
+    /// The gateway's: accepted tasks and who owns them.
     pub tasks: std::sync::Arc<dyn TaskStore>,
+    /// The results service's, its only writer; the gateway reads results through that
+    /// service, never here.
     pub results: std::sync::Arc<dyn ResultStore>,
+    /// Probed as the process's `database` dependency, whichever services use it.
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
 

@@ -18,11 +18,13 @@ pub use error::{ErrorCode, ParseError};
 pub use ids::{AgentId, TaskId, UserId};
 pub use messages::{ResultMessage, TaskMessage};
 pub use records::{
-    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, NewAgent, Page,
-    ResultFilter, ResultStatus, Task, TaskResult,
+    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, IdempotencyClaim,
+    NewAgent, Page, ResultFilter, ResultStatus, Task, TaskResult,
 };
 pub use secret::{REDACTED, SecretUrl};
 
 #[doc(hidden)]
 pub use serde as __serde;
-pub use values::{AgentName, Capabilities, Capability, Password, Price, Sha256, Username, Version};
+pub use values::{
+    AgentName, Capabilities, Capability, IdempotencyKey, Password, Price, Sha256, Username, Version,
+};

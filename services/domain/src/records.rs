@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AgentId, AgentName, Capabilities, Capability, ParseError, Price, Sha256, TaskId, UserId,
-    Version,
+    AgentId, AgentName, Capabilities, Capability, IdempotencyKey, ParseError, Price, Sha256,
+    TaskId, UserId, Version,
 };
 
 /// Whether an agent takes new tasks. Only its owner changes it.
@@ -192,6 +192,23 @@ pub struct Task {
     /// maximum.
     pub timeout_ms: i64,
     /// When the gateway accepted the task (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+/// An `Idempotency-Key` claimed by a submission: the key names the task the submission
+/// created, and the hash of what it asked for, so that a retry of the same request returns
+/// that task and another request under the same key is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyClaim {
+    /// Whose key it is: keys of different users never meet.
+    pub owner: UserId,
+    /// The key as the client sent it.
+    pub key: IdempotencyKey,
+    /// The task the first request under this key created.
+    pub task_id: TaskId,
+    /// SHA-256 of the endpoint and body the first request sent.
+    pub request_hash: Sha256,
+    /// When the key was claimed (UTC); a claim older than a day no longer binds the key.
     pub created_at: DateTime<Utc>,
 }
 

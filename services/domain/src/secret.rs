@@ -77,7 +77,8 @@ macro_rules! serde_as_string {
                 deserializer: D,
             ) -> Result<Self, D::Error> {
                 let raw = <String as $crate::__serde::Deserialize>::deserialize(deserializer)?;
-                raw.parse().map_err(<D::Error as $crate::__serde::de::Error>::custom)
+                raw.parse()
+                    .map_err(<D::Error as $crate::__serde::de::Error>::custom)
             }
         }
     };

@@ -394,6 +394,31 @@ impl Username {
 }
 string_newtype!(Username);
 
+/// A client's `Idempotency-Key`: 1 to 255 characters of printable ASCII (a UUID, say).
+/// The same user sending the same key within a day gets the task the first request made.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The most characters a key may have.
+    pub const MAX_LENGTH: usize = 255;
+
+    /// Checks the rules above; a violation is an error on the `Idempotency-Key` header.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let well_formed = (1..=Self::MAX_LENGTH).contains(&raw.len())
+            && raw.bytes().all(|byte| (b' '..=b'~').contains(&byte))
+            && raw.trim() == raw;
+        if !well_formed {
+            return Err(ParseError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 characters of printable ASCII, without leading or trailing spaces",
+            ));
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+}
+string_newtype!(IdempotencyKey);
+
 /// A password as typed: 8 to 256 characters. Never printed, never stored.
 #[derive(Clone)]
 pub struct Password(String);
@@ -447,6 +472,27 @@ impl utoipa::ToSchema for Password {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idempotency_key_is_printable_ascii_of_at_most_255_characters() {
+        for good in [
+            "a",
+            "9f1c2d4e-1111-4a2b-8c3d-0123456789ab",
+            &"k".repeat(255),
+        ] {
+            assert!(IdempotencyKey::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            " padded",
+            "padded ",
+            "tab\there",
+            "clé",
+            &"k".repeat(256),
+        ] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_version_that_is_not_semver_is_rejected() {

@@ -10,9 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bazaar_domain::{
-    AgentStatus, ErrorCode, ResultFilter, ResultStatus, Task, TaskId, TaskMessage, TaskResult,
+    AgentStatus, ErrorCode, IdempotencyClaim, IdempotencyKey, ResultFilter, ResultStatus, Sha256,
+    Task, TaskId, TaskMessage, TaskResult,
 };
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use serde::Deserialize;
 use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -36,13 +37,60 @@ pub struct TaskRequest {
     pub timeout_ms: Option<u64>,
 }
 
-/// Checks a request, records the task and queues it. Returns the task and its timeout.
+/// How long an `Idempotency-Key` names the task its first request created.
+const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// The response header that marks the answer to a retried request.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// What became of a submission.
+enum Submitted {
+    /// A new task, queued, with its timeout.
+    Queued(Task, Duration),
+    /// A retry: the task an earlier request with the same `Idempotency-Key` created.
+    Replayed(Task),
+}
+
+/// The request's `Idempotency-Key`, if it has one; a malformed key is a bad request.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "send one Idempotency-Key, not several",
+        ));
+    }
+    let raw = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("Idempotency-Key: must be printable ASCII"))?;
+    IdempotencyKey::parse(raw)
+        .map(Some)
+        .map_err(|error| ApiError::bad_request(error.to_string()))
+}
+
+/// What a request asks for, as a digest: a retry under the same key must ask for the same.
+fn request_hash(endpoint: &str, request: &TaskRequest) -> Sha256 {
+    let mut described = format!(
+        "{endpoint}\n{}\n{:?}\n",
+        request.agent_id, request.timeout_ms
+    )
+    .into_bytes();
+    described.extend_from_slice(request.input.as_bytes());
+    Sha256::digest(&described)
+}
+
+/// Checks a request, records the task and queues it — unless the request carries an
+/// `Idempotency-Key` an earlier request of the same user claimed within a day: then the
+/// earlier request's task.
 async fn enqueue(
     state: &AppState,
     user: &AuthenticatedUser,
     request: TaskRequest,
     task_id: TaskId,
-) -> Result<(Task, Duration), ApiError> {
+    idempotency: Option<(IdempotencyKey, Sha256)>,
+) -> Result<Submitted, ApiError> {
     if !state.is_accepting() {
         return Err(ApiError::new(
             ErrorCode::Unavailable,
@@ -99,7 +147,31 @@ async fn enqueue(
         timeout_ms: timeout.as_millis() as i64,
         created_at: Utc::now(),
     };
-    state.tasks.insert_task(&task).await?;
+    let claim = match idempotency {
+        None => None,
+        Some((key, request_hash)) => {
+            let claim = IdempotencyClaim {
+                owner: user.user_id.clone(),
+                key,
+                task_id: task.id.clone(),
+                request_hash,
+                created_at: task.created_at,
+            };
+            let live_since = task.created_at - IDEMPOTENCY_WINDOW;
+            match state
+                .tasks
+                .claim_idempotency_key(&claim, live_since)
+                .await?
+            {
+                None => Some(claim),
+                Some(standing) => return replayed(state, standing, &claim).await,
+            }
+        }
+    };
+    if let Err(error) = state.tasks.insert_task(&task).await {
+        release(state, claim.as_ref()).await;
+        return Err(error.into());
+    }
     let message = TaskMessage {
         task_id: task.id.clone(),
         agent_id: task.agent_id.clone(),
@@ -123,10 +195,47 @@ async fn enqueue(
         if let Err(cleanup) = state.tasks.delete_task(&task.id).await {
             tracing::error!(task_id = %task.id, error = %cleanup, "failed to forget a task that was not queued");
         }
+        release(state, claim.as_ref()).await;
         return Err(error.into());
     }
     tracing::debug!(task_id = %task.id, agent_id = %task.agent_id, "task queued");
-    Ok((task, timeout))
+    Ok(Submitted::Queued(task, timeout))
+}
+
+/// The answer to a request whose key `standing` already holds: its task, if it asked for
+/// the same; a clear refusal if it asked for something else, or if the first request has
+/// not recorded its task yet.
+async fn replayed(
+    state: &AppState,
+    standing: IdempotencyClaim,
+    claim: &IdempotencyClaim,
+) -> Result<Submitted, ApiError> {
+    if standing.request_hash != claim.request_hash {
+        return Err(ApiError::unprocessable(format!(
+            "Idempotency-Key `{}` was used for a different request (task {}); use a new key for a new request",
+            claim.key, standing.task_id
+        )));
+    }
+    match state.tasks.get_task(&standing.task_id).await? {
+        Some(task) => Ok(Submitted::Replayed(task)),
+        None => Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "a request with Idempotency-Key `{}` is still being processed; retry in a moment",
+                claim.key
+            ),
+        )),
+    }
+}
+
+/// Frees the key of a task that was not queued, so that the client's retry runs.
+async fn release(state: &AppState, claim: Option<&IdempotencyClaim>) {
+    let Some(claim) = claim else {
+        return;
+    };
+    if let Err(error) = state.tasks.release_idempotency_key(claim).await {
+        tracing::error!(task_id = %claim.task_id, %error, "failed to release the idempotency key of a task that was not queued");
+    }
 }
 
 /// Runs a task and waits for its result.
@@ -140,6 +249,10 @@ async fn enqueue(
     security(("bearer" = [])),
     request_body = TaskRequest,
     params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes a retry safe: the same user sending the same key within 24 hours gets the task the first request created (marked `Idempotent-Replayed: true`) instead of a new run. 1 to 255 printable ASCII characters, without leading or trailing spaces",
+            pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", max_length = 255, min_length = 1,
+            example = "9f1c2d4e-1111-4a2b-8c3d-0123456789ab"),
         ("Prefer" = Option<String>, Header,
             description = "`wait=N`: wait at most N seconds (0 or more) for the result before answering 202; other preferences are ignored",
             example = "wait=5"),
@@ -152,11 +265,12 @@ async fn enqueue(
                 ("Location" = String, description = "The task: /api/v1/tasks/{id}"),
                 ("Preference-Applied" = String, description = "`wait=N` when the request's `Prefer: wait` was honoured"),
             )),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The agent is inactive", body = ErrorBody),
+        (status = 409, description = "The agent is inactive, or a request with the same Idempotency-Key is still being processed", body = ErrorBody),
         (status = 413, description = "The input is too large", body = ErrorBody),
-        (status = 422, description = "Invalid timeout or agent id", body = ErrorBody),
+        (status = 422, description = "Invalid timeout or agent id, or an Idempotency-Key already used for a different request", body = ErrorBody),
         (status = 429, description = "Too many tasks", body = ErrorBody),
         (status = 503, description = "The queue is full or unavailable", body = ErrorBody),
     )
@@ -168,11 +282,20 @@ pub async fn execute_task(
     Json(request): Json<TaskRequest>,
 ) -> Result<Response, ApiError> {
     let preferred_wait = preferred_wait(&headers);
+    let idempotency = idempotency_key(&headers)?
+        .map(|key| (key, request_hash("POST /api/v1/tasks/execute", &request)));
     let task_id = TaskId::generate();
     // Waiting from before the task is queued, where the results client can, spares looking
     // the result up once queued.
     let registered = state.results.register(&task_id);
-    let (task, timeout) = enqueue(&state, &user, request, task_id).await?;
+    let (task, timeout, registered, replayed) =
+        match enqueue(&state, &user, request, task_id, idempotency).await? {
+            Submitted::Queued(task, timeout) => (task, timeout, registered, false),
+            Submitted::Replayed(task) => {
+                let timeout = Duration::from_millis(task.timeout_ms.unsigned_abs());
+                (task, timeout, None, true)
+            }
+        };
     let longest_wait = timeout + state.config.execute_wait_grace;
     let wait = preferred_wait.map_or(longest_wait, |preferred| preferred.min(longest_wait));
     let span = tracing::info_span!("wait_for_result", otel.kind = "client", task_id = %task.id);
@@ -187,7 +310,11 @@ pub async fn execute_task(
         }
     };
     if let Some(result) = result {
-        return Ok(Json(ResultView::from(result)).into_response());
+        let mut response = Json(ResultView::from(result)).into_response();
+        if replayed {
+            mark_replayed(&mut response);
+        }
+        return Ok(response);
     }
     // The result may have arrived since the wait ended: report the task as it is now.
     let result = state.results.get(&task.id, &user.user_id).await?;
@@ -198,6 +325,9 @@ pub async fn execute_task(
         Json(task_view(&task, result.as_ref())),
     )
         .into_response();
+    if replayed {
+        mark_replayed(&mut response);
+    }
     if let Some(preferred) = preferred_wait {
         let applied = format!("wait={}", preferred.as_secs());
         if let Ok(value) = HeaderValue::from_str(&applied) {
@@ -207,6 +337,12 @@ pub async fn execute_task(
         }
     }
     Ok(response)
+}
+
+fn mark_replayed(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
 }
 
 /// The `wait` preference of a `Prefer` header (RFC 7240: `Prefer: wait=5`, possibly among
@@ -235,13 +371,21 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
     post, path = "/api/v1/tasks", tag = "tasks",
     security(("bearer" = [])),
     request_body = TaskRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes a retry safe: the same user sending the same key within 24 hours gets the task the first request created (marked `Idempotent-Replayed: true`) instead of a new run. 1 to 255 printable ASCII characters, without leading or trailing spaces",
+            pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", max_length = 255, min_length = 1,
+            example = "9f1c2d4e-1111-4a2b-8c3d-0123456789ab"),
+    ),
     responses(
-        (status = 202, description = "Queued", body = QueuedView),
+        (status = 202, description = "Queued (or, for a retry with the same Idempotency-Key, the task the first request queued)", body = QueuedView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers a retry"))),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The agent is inactive", body = ErrorBody),
+        (status = 409, description = "The agent is inactive, or a request with the same Idempotency-Key is still being processed", body = ErrorBody),
         (status = 413, description = "The input is too large", body = ErrorBody),
-        (status = 422, description = "Invalid timeout or agent id", body = ErrorBody),
+        (status = 422, description = "Invalid timeout or agent id, or an Idempotency-Key already used for a different request", body = ErrorBody),
         (status = 429, description = "Too many tasks", body = ErrorBody),
         (status = 503, description = "The queue is full or unavailable", body = ErrorBody),
     )
@@ -249,17 +393,37 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
 pub async fn submit_task(
     State(state): State<AppState>,
     user: AuthenticatedUser,
+    headers: HeaderMap,
     Json(request): Json<TaskRequest>,
-) -> Result<(StatusCode, Json<QueuedView>), ApiError> {
-    let (task, _) = enqueue(&state, &user, request, TaskId::generate()).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(QueuedView {
-            task_id: task.id.to_string(),
-            agent_id: task.agent_id.to_string(),
-            status: "queued",
-        }),
-    ))
+) -> Result<Response, ApiError> {
+    let idempotency =
+        idempotency_key(&headers)?.map(|key| (key, request_hash("POST /api/v1/tasks", &request)));
+    match enqueue(&state, &user, request, TaskId::generate(), idempotency).await? {
+        Submitted::Queued(task, _) => Ok((
+            StatusCode::ACCEPTED,
+            Json(QueuedView {
+                task_id: task.id.to_string(),
+                agent_id: task.agent_id.to_string(),
+                status: "queued",
+            }),
+        )
+            .into_response()),
+        Submitted::Replayed(task) => {
+            let result = state.results.get(&task.id, &user.user_id).await?;
+            let view = task_view(&task, result.as_ref());
+            let mut response = (
+                StatusCode::ACCEPTED,
+                Json(QueuedView {
+                    task_id: view.task_id,
+                    agent_id: view.agent_id,
+                    status: view.status,
+                }),
+            )
+                .into_response();
+            mark_replayed(&mut response);
+            Ok(response)
+        }
+    }
 }
 
 fn parse_task_id(raw: &str) -> Result<TaskId, ApiError> {

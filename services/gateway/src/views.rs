@@ -182,6 +182,8 @@ pub struct TaskView {
 pub struct QueuedView {
     pub task_id: String,
     pub agent_id: String,
+    /// `queued`; for a request retried with the same `Idempotency-Key`, the task's status
+    /// now (`queued`, or its result's status).
     #[schema(example = "queued")]
     pub status: &'static str,
 }

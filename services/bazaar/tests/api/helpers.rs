@@ -223,12 +223,23 @@ impl TestApp {
 
     /// `POST /tasks/execute` with a `Prefer` header (`wait=N`).
     pub async fn execute_preferring(&self, token: &str, prefer: &str, body: &Value) -> Response {
-        Self::send(
-            self.authorized(Method::POST, "/tasks/execute", token)
-                .header("prefer", prefer)
-                .json(body),
-        )
-        .await
+        self.post_with_headers("/tasks/execute", token, &[("prefer", prefer)], body)
+            .await
+    }
+
+    /// `POST` a JSON body to an API path with extra headers (`Idempotency-Key`, …).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Response {
+        let mut request = self.authorized(Method::POST, path, token).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::send(request).await
     }
 
     /// `GET` a path the API handed out (a `Location`), with the token.

@@ -7,6 +7,7 @@ mod agents;
 mod auth;
 mod docs;
 mod examples;
+mod idempotency;
 mod listing;
 mod sandbox_via_api;
 mod stats;

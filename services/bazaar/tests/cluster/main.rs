@@ -229,3 +229,45 @@ async fn a_synchronous_run_still_going_when_the_preferred_wait_ends_is_accepted(
 
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_retried_with_its_idempotency_key_runs_once() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let token = cluster.register("ada").await;
+    let agent_id = cluster.example_agent("echo").await;
+    let body = json!({"agent_id": agent_id, "input": "once"});
+    let key = [("idempotency-key", "cluster-retry")];
+
+    let first = cluster
+        .post_with_headers("/tasks", &token, body.clone(), &key)
+        .await;
+    let retry = cluster
+        .post_with_headers("/tasks", &token, body.clone(), &key)
+        .await;
+    let different = cluster
+        .post_with_headers(
+            "/tasks",
+            &token,
+            json!({"agent_id": agent_id, "input": "twice"}),
+            &key,
+        )
+        .await;
+
+    assert_eq!(first.0, 202, "{}", first.1);
+    assert_eq!(retry.0, 202, "{}", retry.1);
+    assert_eq!(retry.1["task_id"], first.1["task_id"]);
+    assert_eq!(different.0, 422, "{}", different.1);
+    let task_id = first.1["task_id"].as_str().unwrap();
+    let result = cluster
+        .wait_for_result(&token, task_id, Duration::from_secs(60))
+        .await;
+    assert_eq!(result["stdout"], "once");
+    let listed = cluster
+        .get(&format!("/tasks/results?agent_id={agent_id}"), Some(&token))
+        .await;
+    assert_eq!(listed.1["total"], 1, "{}", listed.1);
+
+    cluster.stop().await;
+}

@@ -5,8 +5,8 @@
 
 use anyhow::Context;
 use bazaar_domain::{
-    Agent, AgentId, AgentName, AgentStatus, Capabilities, ParseError, Price, ResultStatus, Sha256,
-    Task, TaskId, TaskResult, UserId, Username, Version,
+    Agent, AgentId, AgentName, AgentStatus, Capabilities, IdempotencyClaim, IdempotencyKey,
+    ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, UserId, Username, Version,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -135,6 +135,16 @@ pub(crate) fn task_from_row<D: Dialect>(row: &D::Row) -> Result<Task, StoreError
         owner: parsed(row, "user_id", UserId::parse)?,
         input_size: row.integer("input_size")?,
         timeout_ms: row.integer("timeout_ms")?,
+        created_at: time::<D>(row, "created_at")?,
+    })
+}
+
+pub(crate) fn claim_from_row<D: Dialect>(row: &D::Row) -> Result<IdempotencyClaim, StoreError> {
+    Ok(IdempotencyClaim {
+        owner: parsed(row, "user_id", UserId::parse)?,
+        key: parsed(row, "key", IdempotencyKey::parse)?,
+        task_id: parsed(row, "task_id", TaskId::parse)?,
+        request_hash: parsed(row, "request_hash", Sha256::parse)?,
         created_at: time::<D>(row, "created_at")?,
     })
 }

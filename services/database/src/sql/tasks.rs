@@ -2,10 +2,11 @@
 //! in both databases; only how inserts reach the database may differ.
 
 use async_trait::async_trait;
-use bazaar_domain::{Task, TaskId};
+use bazaar_domain::{IdempotencyClaim, Task, TaskId};
+use chrono::{DateTime, Utc};
 use sqlx::Pool;
 
-use super::rows::task_from_row;
+use super::rows::{claim_from_row, task_from_row};
 use super::{Runs, SqlStore, Statement, fetch_record};
 use crate::{StoreError, TaskStore};
 
@@ -13,6 +14,20 @@ const SELECT_TASK: &str =
     "select id, agent_id, user_id, input_size, timeout_ms, created_at from tasks where id = $1";
 
 const DELETE_TASK: &str = "delete from tasks where id = $1";
+
+/// Claims a key unless a claim made since `$6` holds it; a stale claim is taken over. Both
+/// databases run the same upsert, and it writes one row exactly when the claim is made.
+const CLAIM_IDEMPOTENCY_KEY: &str = "insert into idempotency_keys \
+    (user_id, key, task_id, request_hash, created_at) values ($1, $2, $3, $4, $5) \
+    on conflict (user_id, key) do update set task_id = excluded.task_id, \
+    request_hash = excluded.request_hash, created_at = excluded.created_at \
+    where idempotency_keys.created_at < $6";
+
+const SELECT_IDEMPOTENCY_CLAIM: &str = "select user_id, key, task_id, request_hash, created_at \
+    from idempotency_keys where user_id = $1 and key = $2";
+
+const RELEASE_IDEMPOTENCY_KEY: &str =
+    "delete from idempotency_keys where user_id = $1 and key = $2 and task_id = $3";
 
 /// How a database takes new tasks.
 #[async_trait]
@@ -49,6 +64,16 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
     Ok(())
 }
 
+fn claiming(claim: &IdempotencyClaim, live_since: DateTime<Utc>) -> Statement<'_> {
+    Statement::new(CLAIM_IDEMPOTENCY_KEY)
+        .bind(claim.owner.as_str())
+        .bind(claim.key.as_str())
+        .bind(claim.task_id.as_str())
+        .bind(claim.request_hash.as_str())
+        .bind(claim.created_at)
+        .bind(live_since)
+}
+
 #[async_trait]
 impl<Store: TaskDialect> TaskStore for Store {
     async fn insert_task(&self, task: &Task) -> Result<(), StoreError> {
@@ -62,6 +87,37 @@ impl<Store: TaskDialect> TaskStore for Store {
 
     async fn delete_task(&self, id: &TaskId) -> Result<(), StoreError> {
         let delete = Statement::new(DELETE_TASK).bind(id.as_str());
+        Store::Database::execute(self.writer(), delete).await?;
+        Ok(())
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+        live_since: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyClaim>, StoreError> {
+        if Store::Database::execute(self.writer(), claiming(claim, live_since)).await? == 1 {
+            return Ok(None);
+        }
+        // Read through the writer: the claim that holds the key may be a moment old.
+        let select = Statement::new(SELECT_IDEMPOTENCY_CLAIM)
+            .bind(claim.owner.as_str())
+            .bind(claim.key.as_str());
+        match fetch_record(self.writer(), select, claim_from_row::<Store::Database>).await? {
+            Some(standing) => Ok(Some(standing)),
+            // Released between the two statements: nothing holds the key any more.
+            None => {
+                Store::Database::execute(self.writer(), claiming(claim, live_since)).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn release_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<(), StoreError> {
+        let delete = Statement::new(RELEASE_IDEMPOTENCY_KEY)
+            .bind(claim.owner.as_str())
+            .bind(claim.key.as_str())
+            .bind(claim.task_id.as_str());
         Store::Database::execute(self.writer(), delete).await?;
         Ok(())
     }

@@ -21,8 +21,11 @@ mod results;
 mod search;
 mod tasks;
 
+use bazaar_test_support::contract_tests;
+
 /// Declares, inside `mod $backend`, one test per contract test below, each run against a
-/// fresh store from `$constructor`.
+/// fresh store from `$constructor`, named like
+/// `sqlite::search::every_word_of_the_query_must_match`.
 macro_rules! store_contract_tests {
     ($backend:ident, $constructor:path) => {
         contract_tests!($backend, $constructor, {
@@ -91,6 +94,10 @@ macro_rules! store_contract_tests {
                 a_deleted_task_is_gone_and_other_tasks_stay,
                 deleting_an_unknown_task_is_not_an_error,
                 a_task_time_keeps_its_microseconds,
+                a_free_idempotency_key_is_claimed_and_then_names_its_task,
+                the_same_key_of_another_user_is_a_claim_of_its_own,
+                a_claim_older_than_the_window_is_replaced,
+                a_released_claim_frees_its_key_but_not_a_later_claim,
             }
             results {
                 inserting_results_returns_how_many_were_new,
@@ -118,30 +125,6 @@ macro_rules! store_contract_tests {
                 a_fresh_store_is_healthy,
             }
         });
-    };
-}
-
-/// The expansion: `mod $backend { mod $module { #[tokio::test] async fn $test } }`,
-/// so that a test reads as `sqlite::search::every_word_of_the_query_must_match`.
-macro_rules! contract_tests {
-    ($backend:ident, $constructor:path, { $($module:ident { $($test:ident),* $(,)? })* }) => {
-        mod $backend {
-            $(
-                mod $module {
-                    $(
-                        // Several threads, as in production, so that concurrent calls race.
-                        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                        async fn $test() {
-                            // `None`: the backend's server is not there, and its constructor
-                            // has said so (or failed the test, in CI).
-                            if let Some(backend) = $constructor().await {
-                                crate::$module::$test(backend).await;
-                            }
-                        }
-                    )*
-                }
-            )*
-        }
     };
 }
 
