@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use bazaar_domain::{
     AgentStatus, ErrorCode, IdempotencyClaim, IdempotencyKey, ResultFilter, ResultStatus, Sha256,
     Task, TaskId, TaskMessage, TaskResult,
@@ -29,10 +30,14 @@ use crate::views::{QueuedView, ResultListView, ResultView, TaskView};
 pub struct TaskRequest {
     #[schema(example = "agent_0192f0c1a2b34c5d8e9f0a1b2c3d4e5f")]
     pub agent_id: String,
-    /// Fed to the agent's stdin.
+    /// Fed to the agent's stdin, as text.
     #[serde(default)]
     #[schema(example = "{\"hello\": \"world\"}")]
     pub input: String,
+    /// Fed to the agent's stdin, as bytes: standard base64 (with padding). Instead of
+    /// `input`, for input that is not text; sending both is refused.
+    #[schema(example = "H4sIAAAAAAAAA0tMSQYAbnJkwQMAAAA=")]
+    pub input_base64: Option<String>,
     /// Wall-clock limit of the run; the server's default when absent, at most its maximum.
     pub timeout_ms: Option<u64>,
 }
@@ -73,8 +78,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
 /// What a request asks for, as a digest: a retry under the same key must ask for the same.
 fn request_hash(endpoint: &str, request: &TaskRequest) -> Sha256 {
     let mut described = format!(
-        "{endpoint}\n{}\n{:?}\n",
-        request.agent_id, request.timeout_ms
+        "{endpoint}\n{}\n{:?}\n{:?}\n",
+        request.agent_id, request.timeout_ms, request.input_base64
     )
     .into_bytes();
     described.extend_from_slice(request.input.as_bytes());
@@ -99,7 +104,8 @@ async fn enqueue(
     }
     let agent_id = parse_agent_id(&request.agent_id)
         .map_err(|error| ApiError::unprocessable(error.message))?;
-    if request.input.len() > state.config.max_input_bytes {
+    let input = input_bytes(request.input, request.input_base64)?;
+    if input.len() > state.config.max_input_bytes {
         return Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
             format!("input: at most {} bytes", state.config.max_input_bytes),
@@ -143,7 +149,7 @@ async fn enqueue(
         id: task_id,
         agent_id,
         owner: user.user_id.clone(),
-        input_size: request.input.len() as i64,
+        input_size: input.len() as i64,
         timeout_ms: timeout.as_millis() as i64,
         created_at: Utc::now(),
     };
@@ -177,7 +183,7 @@ async fn enqueue(
         agent_id: task.agent_id.clone(),
         owner: task.owner.clone(),
         binary_hash: agent.binary_hash,
-        input: Arc::from(request.input.into_bytes()),
+        input: Arc::from(input),
         timeout_ms: timeout.as_millis() as u64,
     };
     let published = state
@@ -200,6 +206,19 @@ async fn enqueue(
     }
     tracing::debug!(task_id = %task.id, agent_id = %task.agent_id, "task queued");
     Ok(Submitted::Queued(task, timeout))
+}
+
+/// The bytes a task sends to its agent's stdin: the text input, or the decoded base64 one.
+fn input_bytes(input: String, input_base64: Option<String>) -> Result<Vec<u8>, ApiError> {
+    match input_base64 {
+        None => Ok(input.into_bytes()),
+        Some(_) if !input.is_empty() => Err(ApiError::unprocessable(
+            "send the input as `input` (text) or as `input_base64` (bytes), not both",
+        )),
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .map_err(|error| ApiError::unprocessable(format!("input_base64: {error}"))),
+    }
 }
 
 /// The answer to a request whose key `standing` already holds: its task, if it asked for

@@ -1,5 +1,6 @@
 //! The JSON shapes of the API, as clients see them (and as the OpenAPI document shows them).
 
+use base64::Engine;
 use bazaar_domain::{Agent, AgentStats, ResultStatus, TaskResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -123,9 +124,18 @@ pub struct ResultView {
     pub status: ResultStatus,
     /// The agent's exit code; -1 when it did not exit by itself (trap, limit, timeout).
     pub exit_code: i32,
-    /// The agent's stdout (invalid UTF-8 replaced by U+FFFD).
-    pub stdout: String,
-    pub stderr: String,
+    /// The agent's stdout as text, when it is valid UTF-8; `null` when it is not, and
+    /// `stdout_base64` holds it.
+    pub stdout: Option<String>,
+    /// The agent's stdout as standard base64, only when it is not valid UTF-8 (binary output
+    /// such as a gzip stream, which round-trips exactly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout_base64: Option<String>,
+    /// The agent's stderr, as `stdout` is shown.
+    pub stderr: Option<String>,
+    /// The agent's stderr as base64, as `stdout_base64` is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr_base64: Option<String>,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub duration_ms: i64,
@@ -136,19 +146,34 @@ pub struct ResultView {
 
 impl From<TaskResult> for ResultView {
     fn from(result: TaskResult) -> Self {
+        let (stdout, stdout_base64) = text_or_base64(result.stdout);
+        let (stderr, stderr_base64) = text_or_base64(result.stderr);
         ResultView {
             task_id: result.task_id.to_string(),
             agent_id: result.agent_id.to_string(),
             status: result.status,
             exit_code: result.exit_code,
-            stdout: String::from_utf8_lossy(&result.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
+            stdout,
+            stdout_base64,
+            stderr,
+            stderr_base64,
             stdout_truncated: result.stdout_truncated,
             stderr_truncated: result.stderr_truncated,
             duration_ms: result.duration_ms,
             error: result.error,
             created_at: result.created_at,
         }
+    }
+}
+
+/// Output as text when it is valid UTF-8, else as base64: never lossy.
+fn text_or_base64(output: Vec<u8>) -> (Option<String>, Option<String>) {
+    match String::from_utf8(output) {
+        Ok(text) => (Some(text), None),
+        Err(binary) => (
+            None,
+            Some(base64::engine::general_purpose::STANDARD.encode(binary.as_bytes())),
+        ),
     }
 }
 

@@ -647,3 +647,96 @@ async fn a_preferred_wait_longer_than_the_run_returns_the_result() {
     let result = expect_json(response, StatusCode::OK).await;
     assert_eq!(result["stdout"], "still here");
 }
+
+/// The start of a gzip stream: bytes that are not UTF-8.
+const BINARY_INPUT: &[u8] = &[0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x00, 0x80, 0x41];
+
+#[tokio::test]
+async fn binary_input_sent_as_base64_comes_back_as_base64_byte_for_byte() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let echo = app.example_agent_id("echo").await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(BINARY_INPUT);
+
+    let result = expect_json(
+        app.execute(&token, &json!({"agent_id": echo, "input_base64": encoded}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    assert_eq!(result["status"], "succeeded", "{result}");
+    assert_eq!(result["stdout"], Value::Null, "{result}");
+    assert_eq!(result["stdout_base64"], encoded.as_str());
+    // Text output stays text, with no base64 beside it.
+    assert_eq!(result["stderr"], "");
+    assert!(result.get("stderr_base64").is_none(), "{result}");
+    let stored = expect_json(
+        app.task_result(&token, string_field(&result, "task_id"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stored, result);
+}
+
+#[tokio::test]
+async fn text_sent_as_base64_is_text_output() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let echo = app.example_agent_id("echo").await;
+
+    let result = expect_json(
+        app.execute(
+            &token,
+            &json!({"agent_id": echo, "input_base64": "aMOpbGxv"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    assert_eq!(result["stdout"], "héllo");
+    assert!(result.get("stdout_base64").is_none(), "{result}");
+}
+
+#[tokio::test]
+async fn input_as_both_text_and_base64_or_as_bad_base64_is_unprocessable() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let echo = app.example_agent_id("echo").await;
+
+    let both = app
+        .submit(
+            &token,
+            &json!({"agent_id": echo, "input": "a", "input_base64": "YQ=="}),
+        )
+        .await;
+    let malformed = app
+        .submit(
+            &token,
+            &json!({"agent_id": echo, "input_base64": "not base64!"}),
+        )
+        .await;
+
+    let message = assert_error(both, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").await;
+    assert!(message.contains("not both"), "{message}");
+    let message = assert_error(malformed, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").await;
+    assert!(message.contains("input_base64"), "{message}");
+}
+
+#[tokio::test]
+async fn decoded_base64_input_larger_than_the_limit_is_too_large() {
+    use base64::Engine;
+    let app = spawn_app_with(|config| config.http.max_input_bytes = 16).await;
+    let (_, token) = app.register_user().await;
+    let echo = app.example_agent_id("echo").await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode([0u8; 17]);
+
+    let response = app
+        .submit(&token, &json!({"agent_id": echo, "input_base64": encoded}))
+        .await;
+
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}

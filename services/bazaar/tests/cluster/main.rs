@@ -271,3 +271,28 @@ async fn a_submission_retried_with_its_idempotency_key_runs_once() {
 
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_output_crosses_every_process_byte_for_byte() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let token = cluster.register("ada").await;
+    let agent_id = cluster.example_agent("echo").await;
+    // The start of a gzip stream, base64: bytes that are not UTF-8.
+    let encoded = "H4sIAP/+AIBB";
+
+    let result = cluster
+        .post(
+            "/tasks/execute",
+            &token,
+            json!({"agent_id": agent_id, "input_base64": encoded}),
+        )
+        .await;
+
+    assert_eq!(result.0, 200, "{}", result.1);
+    assert_eq!(result.1["stdout"], serde_json::Value::Null, "{}", result.1);
+    assert_eq!(result.1["stdout_base64"], encoded);
+
+    cluster.stop().await;
+}
