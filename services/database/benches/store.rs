@@ -242,6 +242,7 @@ fn bench_stores(criterion: &mut Criterion, backend: &str, url: &str) {
                 agent_id: marketplace.agents[turn].clone(),
                 owner: marketplace.owner.clone(),
                 input_size: 16,
+                input: std::sync::Arc::from(&b"{\"sixteen\":true}"[..]),
                 timeout_ms: 5_000,
                 created_at: Utc::now(),
             };

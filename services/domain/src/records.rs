@@ -188,6 +188,9 @@ pub struct Task {
     pub owner: UserId,
     /// Length of the input in bytes.
     pub input_size: i64,
+    /// The bytes sent to the agent's stdin, kept with the task (at most the gateway's
+    /// input limit). Empty for tasks accepted before inputs were kept.
+    pub input: std::sync::Arc<[u8]>,
     /// The run's wall-clock deadline in milliseconds, at least 1 and at most the gateway's
     /// maximum.
     pub timeout_ms: i64,

@@ -150,6 +150,7 @@ async fn enqueue(
         agent_id,
         owner: user.user_id.clone(),
         input_size: input.len() as i64,
+        input: Arc::from(input),
         timeout_ms: timeout.as_millis() as i64,
         created_at: Utc::now(),
     };
@@ -183,7 +184,7 @@ async fn enqueue(
         agent_id: task.agent_id.clone(),
         owner: task.owner.clone(),
         binary_hash: agent.binary_hash,
-        input: Arc::from(input),
+        input: task.input.clone(),
         timeout_ms: timeout.as_millis() as u64,
     };
     let published = state

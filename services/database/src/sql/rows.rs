@@ -134,6 +134,7 @@ pub(crate) fn task_from_row<D: Dialect>(row: &D::Row) -> Result<Task, StoreError
         agent_id: parsed(row, "agent_id", AgentId::parse)?,
         owner: parsed(row, "user_id", UserId::parse)?,
         input_size: row.integer("input_size")?,
+        input: row.bytes("input")?.into(),
         timeout_ms: row.integer("timeout_ms")?,
         created_at: time::<D>(row, "created_at")?,
     })

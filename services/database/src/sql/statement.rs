@@ -28,6 +28,13 @@ pub(crate) enum Parameter<'a> {
     Integer(i64),
     Real(f64),
     Time(DateTime<Utc>),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> From<&'a [u8]> for Parameter<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Parameter::Bytes(bytes)
+    }
 }
 
 impl<'a> From<&'a str> for Parameter<'a> {
@@ -154,6 +161,7 @@ where
     for<'q> &'q str: Encode<'q, D> + Type<D>,
     for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
     for<'q> f64: Encode<'q, D> + Type<D>,
+    for<'q> &'q [u8]: Encode<'q, D> + Type<D>,
     usize: ColumnIndex<D::Row>,
 {
     fn query<'s>(statement: &'s Statement<'_>) -> Query<'s, D, D::Arguments<'s>> {
@@ -166,6 +174,7 @@ where
                 Parameter::Integer(integer) => query.bind(*integer),
                 Parameter::Real(real) => query.bind(*real),
                 Parameter::Time(time) => query.bind(D::store_time(*time)),
+                Parameter::Bytes(bytes) => query.bind(*bytes),
             })
     }
 

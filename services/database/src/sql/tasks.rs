@@ -10,8 +10,8 @@ use super::rows::{claim_from_row, task_from_row};
 use super::{Runs, SqlStore, Statement, fetch_record};
 use crate::{StoreError, TaskStore};
 
-const SELECT_TASK: &str =
-    "select id, agent_id, user_id, input_size, timeout_ms, created_at from tasks where id = $1";
+const SELECT_TASK: &str = "select id, agent_id, user_id, input_size, input, timeout_ms, \
+    created_at from tasks where id = $1";
 
 const DELETE_TASK: &str = "delete from tasks where id = $1";
 
@@ -45,7 +45,8 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
     tasks: impl IntoIterator<Item = &'a Task>,
 ) -> Result<(), StoreError> {
     let mut insert = Statement::new(
-        "insert into tasks (id, agent_id, user_id, input_size, timeout_ms, created_at) values ",
+        "insert into tasks (id, agent_id, user_id, input_size, input, timeout_ms, created_at) \
+         values ",
     );
     for (index, task) in tasks.into_iter().enumerate() {
         if index > 0 {
@@ -56,6 +57,7 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
             task.agent_id.as_str().into(),
             task.owner.as_str().into(),
             task.input_size.into(),
+            task.input.as_ref().into(),
             task.timeout_ms.into(),
             task.created_at.into(),
         ]);

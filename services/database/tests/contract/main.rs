@@ -94,6 +94,7 @@ macro_rules! store_contract_tests {
                 a_deleted_task_is_gone_and_other_tasks_stay,
                 deleting_an_unknown_task_is_not_an_error,
                 a_task_time_keeps_its_microseconds,
+                a_task_keeps_its_input_byte_for_byte,
                 a_free_idempotency_key_is_claimed_and_then_names_its_task,
                 the_same_key_of_another_user_is_a_claim_of_its_own,
                 a_claim_older_than_the_window_is_replaced,

@@ -2,6 +2,8 @@
 
 use bazaar_domain::{IdempotencyClaim, IdempotencyKey, Sha256, Task, TaskId, UserId};
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 
 use crate::backends::Backend;
@@ -15,7 +17,8 @@ async fn new_task(backend: &Backend) -> Task {
         id: TaskId::generate(),
         agent_id: agent.id,
         owner,
-        input_size: 4096,
+        input_size: 10,
+        input: Arc::from(&b"\x1f\x8b\0\xff\xfe{\"a\":"[..]),
         timeout_ms: 30_000,
         created_at: at(42),
     }
@@ -61,6 +64,20 @@ pub async fn deleting_an_unknown_task_is_not_an_error(backend: Backend) {
     let deleted = backend.tasks.delete_task(&TaskId::generate()).await;
 
     assert!(deleted.is_ok(), "{deleted:?}");
+}
+
+pub async fn a_task_keeps_its_input_byte_for_byte(backend: Backend) {
+    let every_byte: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let task = Task {
+        input_size: every_byte.len() as i64,
+        input: Arc::from(every_byte),
+        ..new_task(&backend).await
+    };
+
+    backend.tasks.insert_task(&task).await.unwrap();
+
+    let read = backend.tasks.get_task(&task.id).await.unwrap().unwrap();
+    assert_eq!(read.input, task.input);
 }
 
 pub async fn a_task_time_keeps_its_microseconds(backend: Backend) {
