@@ -175,7 +175,8 @@ pub struct Page<T> {
 /// A submitted task, as the gateway records it.
 ///
 /// Recorded before the task is published to the queue and removed again if publishing fails,
-/// so every task here was accepted. It keeps no input: that travels in the [`TaskMessage`].
+/// so every task here was accepted. It keeps its input, which also travels in the
+/// [`TaskMessage`] to the worker.
 ///
 /// [`TaskMessage`]: crate::TaskMessage
 #[derive(Debug, Clone, PartialEq)]

@@ -86,24 +86,36 @@ macro_rules! serde_as_string {
 
 /// `url` with the password of its user information and every `password=` query parameter
 /// replaced by [`REDACTED`]. A user name stays: it helps an operator and is not a secret.
+///
+/// It fails closed: the user information is everything before the *last* `@`, so a
+/// password holding `/`, `?` or `@` (which a client library may refuse, so that the URL is
+/// shown in an error) is hidden whole; so is whatever stands before an `@` in a string that
+/// has no scheme at all.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return match url.rsplit_once('@') {
+            Some((_, host)) => format!("{REDACTED}@{host}"),
+            None => url.to_owned(),
+        };
     };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
-    };
-    let authority_end = before_query.find('/').unwrap_or(before_query.len());
-    let (authority, path) = before_query.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((user_information, host)) => match user_information.split_once(':') {
-            Some((user, _password)) => format!("{user}:{REDACTED}@{host}"),
-            None => authority.to_owned(),
+    let (rest, query) = match rest.rsplit_once('@') {
+        Some((user_information, after)) => {
+            let (before_query, query) = match after.split_once('?') {
+                Some((before, query)) => (before, Some(query)),
+                None => (after, None),
+            };
+            let shown = match user_information.split_once(':') {
+                Some((user, _password)) => format!("{user}:{REDACTED}@{before_query}"),
+                None => format!("{user_information}@{before_query}"),
+            };
+            (shown, query)
+        }
+        None => match rest.split_once('?') {
+            Some((before, query)) => (before.to_owned(), Some(query)),
+            None => (rest.to_owned(), None),
         },
-        None => authority.to_owned(),
     };
-    let mut shown = format!("{scheme}://{authority}{path}");
+    let mut shown = format!("{scheme}://{rest}");
     if let Some(query) = query {
         let parameters: Vec<String> = query
             .split('&')
@@ -144,6 +156,32 @@ mod tests {
         let url = SecretUrl::new("amqp://guest:p@ss@rabbit:5672/%2f");
 
         assert_eq!(url.redacted(), "amqp://guest:***@rabbit:5672/%2f");
+    }
+
+    #[test]
+    fn a_password_holding_url_delimiters_is_redacted_whole() {
+        for (url, shown) in [
+            (
+                "amqp://u:pa/ss@rabbit:5672/%2f",
+                "amqp://u:***@rabbit:5672/%2f",
+            ),
+            ("postgres://u:pa?ss@db/x", "postgres://u:***@db/x"),
+            (
+                "postgres://u:p@s/s?x@db/x?sslmode=require",
+                "postgres://u:***@db/x?sslmode=require",
+            ),
+        ] {
+            assert_eq!(SecretUrl::new(url).redacted(), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_without_a_scheme_are_not_shown() {
+        assert_eq!(SecretUrl::new("u:secret@db/x").redacted(), "***@db/x");
+        assert_eq!(
+            SecretUrl::new("/var/lib/bazaar").redacted(),
+            "/var/lib/bazaar"
+        );
     }
 
     #[test]

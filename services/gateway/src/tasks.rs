@@ -89,7 +89,28 @@ fn request_hash(endpoint: &str, request: &TaskRequest) -> Sha256 {
 /// Checks a request, records the task and queues it — unless the request carries an
 /// `Idempotency-Key` an earlier request of the same user claimed within a day: then the
 /// earlier request's task.
+///
+/// Runs on a task of its own, so that a client that hangs up midway cannot leave a key
+/// claimed for a task that was never recorded, or a recorded task that was never queued.
 async fn enqueue(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    request: TaskRequest,
+    task_id: TaskId,
+    idempotency: Option<(IdempotencyKey, Sha256)>,
+) -> Result<Submitted, ApiError> {
+    let submission = {
+        let state = state.clone();
+        let user = user.clone();
+        async move { submit(&state, &user, request, task_id, idempotency).await }
+            .instrument(tracing::Span::current())
+    };
+    tokio::spawn(submission)
+        .await
+        .map_err(|error| ApiError::internal("the submission failed", error))?
+}
+
+async fn submit(
     state: &AppState,
     user: &AuthenticatedUser,
     request: TaskRequest,
@@ -122,29 +143,6 @@ async fn enqueue(
         }
         Some(milliseconds) => Duration::from_millis(milliseconds),
     };
-    if !state.rate_limiter.allow(&user.user_id) {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            "too many tasks, slow down",
-        ));
-    }
-    let agent = match state.agent_cache.get(&agent_id) {
-        Some(agent) => agent,
-        None => {
-            let agent =
-                state.agents.get_agent(&agent_id).await?.ok_or_else(|| {
-                    ApiError::not_found(format!("agent {agent_id} does not exist"))
-                })?;
-            state.agent_cache.insert(agent_id.clone(), agent.clone());
-            agent
-        }
-    };
-    if agent.status != AgentStatus::Active {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("agent {agent_id} is inactive and takes no new tasks"),
-        ));
-    }
     let task = Task {
         id: task_id,
         agent_id,
@@ -154,6 +152,8 @@ async fn enqueue(
         timeout_ms: timeout.as_millis() as i64,
         created_at: Utc::now(),
     };
+    // A retry is answered before the rate limit and the agent's state are looked at: it
+    // asks for nothing new, and its first request was accepted.
     let claim = match idempotency {
         None => None,
         Some((key, request_hash)) => {
@@ -175,10 +175,48 @@ async fn enqueue(
             }
         }
     };
-    if let Err(error) = state.tasks.insert_task(&task).await {
-        release(state, claim.as_ref()).await;
-        return Err(error.into());
+    match record_and_queue(state, user, &task, timeout).await {
+        Ok(()) => Ok(Submitted::Queued(task, timeout)),
+        Err(error) => {
+            release(state, claim.as_ref()).await;
+            Err(error)
+        }
     }
+}
+
+/// Records an accepted task and queues it; a task that cannot be queued is forgotten, so
+/// nothing half-written remains.
+async fn record_and_queue(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    task: &Task,
+    timeout: Duration,
+) -> Result<(), ApiError> {
+    if !state.rate_limiter.allow(&user.user_id) {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many tasks, slow down",
+        ));
+    }
+    let agent_id = &task.agent_id;
+    let agent = match state.agent_cache.get(agent_id) {
+        Some(agent) => agent,
+        None => {
+            let agent =
+                state.agents.get_agent(agent_id).await?.ok_or_else(|| {
+                    ApiError::not_found(format!("agent {agent_id} does not exist"))
+                })?;
+            state.agent_cache.insert(agent_id.clone(), agent.clone());
+            agent
+        }
+    };
+    if agent.status != AgentStatus::Active {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("agent {agent_id} is inactive and takes no new tasks"),
+        ));
+    }
+    state.tasks.insert_task(task).await?;
     let message = TaskMessage {
         task_id: task.id.clone(),
         agent_id: task.agent_id.clone(),
@@ -198,15 +236,13 @@ async fn enqueue(
         ))
         .await;
     if let Err(error) = published {
-        // Not queued means not accepted: leave nothing behind that looks like a task.
         if let Err(cleanup) = state.tasks.delete_task(&task.id).await {
             tracing::error!(task_id = %task.id, error = %cleanup, "failed to forget a task that was not queued");
         }
-        release(state, claim.as_ref()).await;
         return Err(error.into());
     }
     tracing::debug!(task_id = %task.id, agent_id = %task.agent_id, "task queued");
-    Ok(Submitted::Queued(task, timeout))
+    Ok(())
 }
 
 /// The bytes a task sends to its agent's stdin: the text input, or the decoded base64 one.
@@ -329,32 +365,30 @@ pub async fn execute_task(
                 .await?
         }
     };
-    if let Some(result) = result {
-        let mut response = Json(ResultView::from(result)).into_response();
-        if replayed {
-            mark_replayed(&mut response);
-        }
-        return Ok(response);
-    }
-    // The result may have arrived since the wait ended: report the task as it is now.
-    let result = state.results.get(&task.id, &user.user_id).await?;
-    let location = format!("/api/v1/tasks/{}", task.id);
-    let mut response = (
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(task_view(&task, result.as_ref())),
-    )
-        .into_response();
+    // The result may have been stored since the wait ended.
+    let result = match result {
+        Some(result) => Some(result),
+        None => state.results.get(&task.id, &user.user_id).await?,
+    };
+    let mut response = match result {
+        Some(result) => Json(ResultView::from(result)).into_response(),
+        None => (
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, format!("/api/v1/tasks/{}", task.id))],
+            Json(task_view(&task, None)),
+        )
+            .into_response(),
+    };
     if replayed {
         mark_replayed(&mut response);
     }
-    if let Some(preferred) = preferred_wait {
-        let applied = format!("wait={}", preferred.as_secs());
-        if let Ok(value) = HeaderValue::from_str(&applied) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static("preference-applied"), value);
-        }
+    // Honoured only when the wait was the one asked for, not cut to the run's own bound.
+    if let Some(preferred) = preferred_wait.filter(|preferred| *preferred <= longest_wait)
+        && let Ok(value) = HeaderValue::from_str(&format!("wait={}", preferred.as_secs()))
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("preference-applied"), value);
     }
     Ok(response)
 }

@@ -182,3 +182,37 @@ async fn a_submission_refused_before_it_was_queued_leaves_its_key_free() {
     assert_eq!(fixed.status(), StatusCode::ACCEPTED);
     assert!(fixed.headers().get("idempotent-replayed").is_none());
 }
+
+#[tokio::test]
+async fn a_retry_is_answered_even_after_its_agent_was_deactivated() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let quick = app
+        .upload_wat(
+            &token,
+            r#"(module (memory (export "memory") 1) (func (export "_start")))"#,
+        )
+        .await;
+    let body = json!({"agent_id": quick, "input": ""});
+    let first = expect_json(
+        submit_keyed(&app, &token, "before-deactivation", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    app.wait_for_task(&token, string_field(&first, "task_id"))
+        .await;
+    expect_json(
+        app.patch_agent(&token, &quick, &json!({"status": "inactive"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let retry = submit_keyed(&app, &token, "before-deactivation", &body).await;
+    let fresh = submit_keyed(&app, &token, "after-deactivation", &body).await;
+
+    assert_eq!(retry.status(), StatusCode::ACCEPTED);
+    let retry = retry.json::<Value>().await.unwrap();
+    assert_eq!(retry["task_id"], first["task_id"]);
+    assert_error(fresh, StatusCode::CONFLICT, "conflict").await;
+}

@@ -66,6 +66,9 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
     Ok(())
 }
 
+/// How often a claim is tried while other requests keep releasing and taking the key.
+const CLAIM_ATTEMPTS: usize = 3;
+
 fn claiming(claim: &IdempotencyClaim, live_since: DateTime<Utc>) -> Statement<'_> {
     Statement::new(CLAIM_IDEMPOTENCY_KEY)
         .bind(claim.owner.as_str())
@@ -98,21 +101,26 @@ impl<Store: TaskDialect> TaskStore for Store {
         claim: &IdempotencyClaim,
         live_since: DateTime<Utc>,
     ) -> Result<Option<IdempotencyClaim>, StoreError> {
-        if Store::Database::execute(self.writer(), claiming(claim, live_since)).await? == 1 {
-            return Ok(None);
-        }
-        // Read through the writer: the claim that holds the key may be a moment old.
-        let select = Statement::new(SELECT_IDEMPOTENCY_CLAIM)
-            .bind(claim.owner.as_str())
-            .bind(claim.key.as_str());
-        match fetch_record(self.writer(), select, claim_from_row::<Store::Database>).await? {
-            Some(standing) => Ok(Some(standing)),
-            // Released between the two statements: nothing holds the key any more.
-            None => {
-                Store::Database::execute(self.writer(), claiming(claim, live_since)).await?;
-                Ok(None)
+        // A claim released between the upsert and the select leaves nothing to read: then
+        // try again, since another request may be racing for the freed key too.
+        for _ in 0..CLAIM_ATTEMPTS {
+            if Store::Database::execute(self.writer(), claiming(claim, live_since)).await? == 1 {
+                return Ok(None);
+            }
+            // Read through the writer: the claim that holds the key may be a moment old.
+            let select = Statement::new(SELECT_IDEMPOTENCY_CLAIM)
+                .bind(claim.owner.as_str())
+                .bind(claim.key.as_str());
+            let standing =
+                fetch_record(self.writer(), select, claim_from_row::<Store::Database>).await?;
+            if let Some(standing) = standing {
+                return Ok(Some(standing));
             }
         }
+        Err(StoreError::Conflict(format!(
+            "the idempotency key `{}` changed hands {CLAIM_ATTEMPTS} times while being claimed",
+            claim.key
+        )))
     }
 
     async fn release_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<(), StoreError> {
