@@ -465,6 +465,14 @@ impl Cluster {
         self.send(request).await
     }
 
+    /// Publishes [`SLOW_AGENT`] as `slow` and returns its id.
+    pub async fn upload_slow_agent(&self, token: &str) -> String {
+        let slow = wat::parse_str(SLOW_AGENT).expect("the slow agent is valid WAT");
+        let uploaded = self.upload(token, "slow", &slow).await;
+        assert_eq!(uploaded.0, 201, "{}", uploaded.1);
+        uploaded.1["id"].as_str().unwrap().to_owned()
+    }
+
     /// The id of the seeded example agent called `name`.
     pub async fn example_agent(&self, name: &str) -> String {
         let (status, found) = self.get(&format!("/agents/search?q={name}"), None).await;

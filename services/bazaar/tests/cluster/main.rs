@@ -106,10 +106,7 @@ async fn a_task_whose_worker_is_killed_is_redelivered_and_yields_one_result() {
         return;
     };
     let token = cluster.register("ada").await;
-    let slow = wat::parse_str(harness::SLOW_AGENT).unwrap();
-    let uploaded = cluster.upload(&token, "slow", &slow).await;
-    assert_eq!(uploaded.0, 201, "{}", uploaded.1);
-    let agent_id = uploaded.1["id"].as_str().unwrap().to_owned();
+    let agent_id = cluster.upload_slow_agent(&token).await;
 
     let queued = cluster
         .post(
@@ -203,10 +200,7 @@ async fn a_synchronous_run_still_going_when_the_preferred_wait_ends_is_accepted(
         return;
     };
     let token = cluster.register("ada").await;
-    let slow = wat::parse_str(harness::SLOW_AGENT).unwrap();
-    let uploaded = cluster.upload(&token, "slow", &slow).await;
-    assert_eq!(uploaded.0, 201, "{}", uploaded.1);
-    let agent_id = uploaded.1["id"].as_str().unwrap().to_owned();
+    let agent_id = cluster.upload_slow_agent(&token).await;
 
     let started = std::time::Instant::now();
     let accepted = cluster

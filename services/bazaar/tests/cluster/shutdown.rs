@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{self, Cluster};
+use crate::harness::Cluster;
 
 /// How long a terminated process may take: the slow agent's six seconds, and some.
 const EXIT_BOUND: Duration = Duration::from_secs(30);
@@ -15,10 +15,7 @@ async fn sigterm_lets_the_run_and_the_request_in_flight_finish_then_exits_cleanl
         return;
     };
     let token = cluster.register("ada").await;
-    let slow = wat::parse_str(harness::SLOW_AGENT).unwrap();
-    let uploaded = cluster.upload(&token, "slow", &slow).await;
-    assert_eq!(uploaded.0, 201, "{}", uploaded.1);
-    let agent_id = uploaded.1["id"].as_str().unwrap().to_owned();
+    let agent_id = cluster.upload_slow_agent(&token).await;
 
     // A synchronous run of six seconds: the request waits in the gateway, the run goes on in
     // the only worker.
