@@ -1,8 +1,10 @@
 //! The queue of embedded mode: bounded channels inside the process.
 //!
 //! Messages are moved, not serialised. A rejected or abandoned delivery is sent again with
-//! its delivery count raised; past the delivery limit it is dropped with an error log (there
-//! is no dead-letter queue in one process: a task that keeps failing this way is a bug).
+//! its delivery count raised. A task past the delivery limit, or rejected without requeue,
+//! goes to the dead-task channel, as RabbitMQ dead-letters it, so that the results service
+//! records a failed result and no task stays queued forever; a result past the limit is
+//! dropped with an error log.
 //! Closing it ends its consumers and refuses publishes, as closing the RabbitMQ queue does.
 
 use std::sync::Arc;
@@ -31,6 +33,8 @@ struct Channel<T> {
     /// Cancelled by [`TaskQueue::close`]. The channel itself never closes: every consumer
     /// holds a sender, to send rejected deliveries again.
     closed: CancellationToken,
+    /// Where given-up messages go, if anywhere.
+    dead_letters: Option<mpsc::Sender<Envelope<T>>>,
 }
 
 impl<T: Send + Clone + 'static> Channel<T> {
@@ -47,7 +51,14 @@ impl<T: Send + Clone + 'static> Channel<T> {
             delivery_limit,
             label,
             closed,
+            dead_letters: None,
         }
+    }
+
+    /// The channel, sending what it gives up to `dead_letters`.
+    fn dead_lettering_to(mut self, dead_letters: &Channel<T>) -> Self {
+        self.dead_letters = Some(dead_letters.sender.clone());
+        self
     }
 
     fn publish(&self, message: T) -> Result<(), QueueError> {
@@ -77,6 +88,7 @@ impl<T: Send + Clone + 'static> Channel<T> {
             delivery_limit: self.delivery_limit,
             label: self.label,
             closed: self.closed.clone(),
+            dead_letters: self.dead_letters.clone(),
         }
     }
 }
@@ -91,6 +103,7 @@ struct ChannelConsumer<T> {
     delivery_limit: u32,
     label: &'static str,
     closed: CancellationToken,
+    dead_letters: Option<mpsc::Sender<Envelope<T>>>,
 }
 
 #[async_trait]
@@ -112,6 +125,7 @@ impl<T: Send + Clone + 'static> Consumer<T> for ChannelConsumer<T> {
             },
             sender: self.sender.clone(),
             delivery_limit: self.delivery_limit,
+            dead_letters: self.dead_letters.clone(),
         };
         Some(
             Delivery::new(
@@ -129,16 +143,14 @@ struct Requeue<T> {
     envelope: Envelope<T>,
     sender: mpsc::Sender<Envelope<T>>,
     delivery_limit: u32,
+    dead_letters: Option<mpsc::Sender<Envelope<T>>>,
 }
 
 impl<T: Send + 'static> Requeue<T> {
     fn send_again(self) {
         let deliveries = self.envelope.previous_deliveries + 1;
         if deliveries >= self.delivery_limit {
-            tracing::error!(
-                deliveries,
-                "dropping a message that reached the delivery limit"
-            );
+            self.give_up("it reached the delivery limit");
             return;
         }
         let envelope = Envelope {
@@ -146,13 +158,35 @@ impl<T: Send + 'static> Requeue<T> {
             previous_deliveries: deliveries,
             trace_context: self.envelope.trace_context,
         };
-        // The copy goes back even when the channel is at capacity: it was already counted.
-        let sender = self.sender;
-        if let Err(mpsc::error::TrySendError::Full(envelope)) = sender.try_send(envelope) {
-            tokio::spawn(async move {
-                let _ = sender.send(envelope).await;
-            });
+        send_even_when_full(self.sender, envelope);
+    }
+
+    /// Dead-letters the message, or drops it with an error log where there is no dead-letter
+    /// channel.
+    fn give_up(self, why: &str) {
+        match self.dead_letters {
+            Some(dead_letters) => {
+                tracing::warn!("dead-lettering a message: {why}");
+                let envelope = Envelope {
+                    previous_deliveries: 0,
+                    ..self.envelope
+                };
+                send_even_when_full(dead_letters, envelope);
+            }
+            None => tracing::error!("dropping a message: {why}"),
         }
+    }
+}
+
+/// Sends a copy even when the channel is at capacity: it was counted when first published.
+fn send_even_when_full<T: Send + 'static>(
+    sender: mpsc::Sender<Envelope<T>>,
+    envelope: Envelope<T>,
+) {
+    if let Err(mpsc::error::TrySendError::Full(envelope)) = sender.try_send(envelope) {
+        tokio::spawn(async move {
+            let _ = sender.send(envelope).await;
+        });
     }
 }
 
@@ -166,7 +200,7 @@ impl<T: Send + 'static> Acknowledge for Requeue<T> {
         if requeue {
             self.send_again();
         } else {
-            tracing::warn!("discarding a rejected message (no dead-letter queue in embedded mode)");
+            self.give_up("it was rejected without requeue");
         }
         Ok(())
     }
@@ -180,6 +214,8 @@ impl<T: Send + 'static> Acknowledge for Requeue<T> {
 pub struct InProcessQueue {
     tasks: Channel<TaskMessage>,
     results: Channel<ResultMessage>,
+    /// Tasks given up: past the delivery limit, or rejected without requeue.
+    dead_tasks: Channel<TaskMessage>,
     closed: CancellationToken,
 }
 
@@ -188,9 +224,12 @@ impl InProcessQueue {
     /// most `delivery_limit` times.
     pub fn new(capacity: usize, delivery_limit: u32) -> Self {
         let closed = CancellationToken::new();
+        let dead_tasks = Channel::new(capacity, delivery_limit, "dead_tasks", closed.clone());
         InProcessQueue {
-            tasks: Channel::new(capacity, delivery_limit, "tasks", closed.clone()),
+            tasks: Channel::new(capacity, delivery_limit, "tasks", closed.clone())
+                .dead_lettering_to(&dead_tasks),
             results: Channel::new(capacity, delivery_limit, "results", closed.clone()),
+            dead_tasks,
             closed,
         }
     }
@@ -217,7 +256,7 @@ impl TaskQueue for InProcessQueue {
     async fn consume_dead_tasks(
         &self,
     ) -> Result<Option<Box<dyn Consumer<TaskMessage>>>, QueueError> {
-        Ok(None)
+        Ok(Some(Box::new(self.dead_tasks.consumer())))
     }
 
     async fn check(&self) -> Result<(), QueueError> {
@@ -269,9 +308,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_dropped_delivery_comes_back_until_the_delivery_limit() {
+    async fn a_dropped_delivery_comes_back_until_the_delivery_limit_then_is_dead_lettered() {
         let queue = InProcessQueue::new(8, 2);
-        queue.publish_task(task()).await.unwrap();
+        let sent = task();
+        queue.publish_task(sent.clone()).await.unwrap();
         let mut consumer = queue.consume_tasks().await.unwrap();
         drop(consumer.next().await.unwrap());
         drop(consumer.next().await.unwrap());
@@ -281,6 +321,10 @@ mod tests {
             nothing.is_err(),
             "the message should be gone after two deliveries"
         );
+        let mut dead = queue.consume_dead_tasks().await.unwrap().unwrap();
+        let given_up = dead.next().await.unwrap();
+        assert_eq!(given_up.message, sent);
+        given_up.ack().await.unwrap();
     }
 
     #[tokio::test]

@@ -64,8 +64,8 @@ pub trait TaskQueue: Send + Sync + 'static {
 
     /// Starts consuming the tasks that were given up: rejected without requeue, or past the
     /// delivery limit (a task that keeps killing workers). The results service records a
-    /// failed result for each, so that no task stays queued forever. `None` when the backend
-    /// has no dead-letter queue (the in-process queue drops such tasks with an error log).
+    /// failed result for each, so that no task stays queued forever. Both backends have one
+    /// (the in-process queue keeps a channel of its own); `None` is for a backend without.
     async fn consume_dead_tasks(
         &self,
     ) -> Result<Option<Box<dyn Consumer<TaskMessage>>>, QueueError>;
@@ -90,7 +90,7 @@ pub trait Consumer<T>: Send {
 /// Dropping it unacknowledged counts as a rejection with requeue.
 pub struct Delivery<T> {
     /// Already decoded: a message that does not decode never becomes a delivery (it is
-    /// dead-lettered, or dropped where there is no dead-letter queue).
+    /// dead-lettered; in process, messages are not encoded at all).
     pub message: T,
     /// How many times this message was delivered before (0 on the first delivery).
     pub previous_deliveries: u32,
@@ -116,7 +116,8 @@ pub trait Acknowledge: Send {
     /// acknowledgement is sent; the message will then be delivered again.
     async fn ack(self: Box<Self>) -> Result<(), QueueError>;
     /// Backs [`Delivery::reject`]: with `requeue` the message is delivered again, without it
-    /// it is dead-lettered (or dropped, where there is no dead-letter queue).
+    /// it is dead-lettered (a result in process, which has no dead-letter channel, is dropped
+    /// with an error log).
     async fn reject(self: Box<Self>, requeue: bool) -> Result<(), QueueError>;
     /// Called when a delivery is dropped unsettled; must not block.
     fn abandon(self: Box<Self>);

@@ -17,27 +17,13 @@ use lapin::{Connection, ConnectionProperties};
 /// so that the tests that reach it stay short.
 pub const DELIVERY_LIMIT: u32 = 3;
 
-/// A queue of one backend, seen only through its trait, with the promises that differ
-/// between backends by design.
+/// A queue of one backend, seen only through its trait.
 pub struct QueueBackend {
     pub queue: Arc<dyn TaskQueue>,
     /// Deliveries of one message before the queue gives it up, counting the first.
     pub delivery_limit: u32,
-    /// What becomes of a task the queue gives up.
-    pub given_up_tasks: GivenUpTasks,
     // Dropped after the queue: whatever the queue declared outside the process.
     _topology: Box<dyn Any + Send + Sync>,
-}
-
-/// What a backend does with a task rejected without requeue or past the delivery limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GivenUpTasks {
-    /// Dropped with an error log (one process has no dead-letter queue):
-    /// `consume_dead_tasks` is `None`.
-    Dropped,
-    /// Moved to the dead-letter queue that `consume_dead_tasks` reads, for the results
-    /// service to record a failed result.
-    DeadLettered,
 }
 
 /// The bounded channels of embedded mode.
@@ -46,7 +32,6 @@ pub async fn in_process() -> Option<QueueBackend> {
     Some(QueueBackend {
         queue: Arc::new(InProcessQueue::new(1024, DELIVERY_LIMIT)),
         delivery_limit: DELIVERY_LIMIT,
-        given_up_tasks: GivenUpTasks::Dropped,
         _topology: Box::new(()),
     })
 }
@@ -70,7 +55,6 @@ pub async fn rabbitmq() -> Option<QueueBackend> {
     Some(QueueBackend {
         queue: Arc::new(queue),
         delivery_limit: DELIVERY_LIMIT,
-        given_up_tasks: GivenUpTasks::DeadLettered,
         _topology: Box::new(topology),
     })
 }

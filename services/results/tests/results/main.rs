@@ -66,6 +66,9 @@ macro_rules! results_service_tests {
             shutdown {
                 results_already_queued_are_stored_before_the_service_stops,
             }
+            given_up {
+                a_task_the_queue_gave_up_on_is_stored_as_a_failed_result,
+            }
         });
     };
 }
