@@ -6,7 +6,9 @@
 //! written against a trait into one test per backend; [`UnreachableServer`], which skips a
 //! test loudly when the server its backend needs is missing, and fails it under `CI`;
 //! [`with_database`] for database URLs; and, with the `postgres` feature,
-//! `throwaway_postgres_database`, a database of its own for one test, dropped after it.
+//! `throwaway_postgres_database`, a database of its own for one test, dropped after it; with
+//! the `rabbitmq` feature, `ThrowawayTopology`, the RabbitMQ queues of one test, deleted
+//! after it.
 //! What belongs to one backend alone stays in that backend's suite.
 
 #![warn(missing_docs)]
@@ -15,6 +17,8 @@ mod contract;
 mod database_url;
 #[cfg(feature = "postgres")]
 mod throwaway_database;
+#[cfg(feature = "rabbitmq")]
+mod throwaway_topology;
 mod unreachable;
 
 pub use database_url::with_database;
@@ -22,4 +26,6 @@ pub use database_url::with_database;
 pub use throwaway_database::{
     DEFAULT_POSTGRES_URL, ThrowawayDatabase, throwaway_postgres_database,
 };
+#[cfg(feature = "rabbitmq")]
+pub use throwaway_topology::ThrowawayTopology;
 pub use unreachable::UnreachableServer;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use bazaar_test_support::ThrowawayTopology;
 use serde_json::{Value, json};
 
 /// A module that spins on the monotonic clock for six seconds, then prints `done`.
@@ -59,6 +60,8 @@ pub struct Cluster {
     admin_url: String,
     database_url: String,
     database: String,
+    /// The test's RabbitMQ queues, deleted when the cluster is dropped.
+    _queues: ThrowawayTopology,
 }
 
 impl Cluster {
@@ -119,7 +122,7 @@ impl Cluster {
         let grpc_port = free_port();
         let environment: Vec<(String, String)> = [
             ("BAZAAR_DATABASE__URL", database_url.clone()),
-            ("BAZAAR_QUEUE__URL", amqp_url),
+            ("BAZAAR_QUEUE__URL", amqp_url.clone()),
             ("BAZAAR_QUEUE__PREFIX", format!("bazaar-test-{unique}")),
             ("BAZAAR_BLOBS__URL", format!("s3://bazaar-test-{unique}")),
             ("BAZAAR_RESULTS__LISTEN", format!("127.0.0.1:{grpc_port}")),
@@ -158,6 +161,7 @@ impl Cluster {
             admin_url,
             database_url,
             database,
+            _queues: ThrowawayTopology::new(&amqp_url, &format!("bazaar-test-{unique}")),
         };
         let (results, results_ops) = cluster.spawn("results");
         cluster.results_ops = results_ops;

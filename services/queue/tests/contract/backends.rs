@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use bazaar_domain::TaskId;
 use bazaar_queue::{InProcessQueue, RabbitMqConfig, RabbitMqQueue, TaskQueue};
-use bazaar_test_support::UnreachableServer;
-use lapin::options::QueueDeleteOptions;
+use bazaar_test_support::{ThrowawayTopology, UnreachableServer};
 use lapin::uri::AMQPUri;
-use lapin::{Connection, ConnectionProperties};
 
 /// Deliveries of one message before every backend gives it up, counting the first. Small,
 /// so that the tests that reach it stay short.
@@ -103,85 +101,4 @@ pub fn init_logs() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
-}
-
-/// The queues and the exchange a RabbitMQ queue under `prefix` declares, deleted when this
-/// is dropped (or by [`ThrowawayTopology::delete`]), whether the test passed or not.
-pub struct ThrowawayTopology {
-    url: String,
-    prefix: String,
-    deleted: bool,
-}
-
-impl ThrowawayTopology {
-    pub fn new(url: &str, prefix: &str) -> Self {
-        ThrowawayTopology {
-            url: url.to_owned(),
-            prefix: prefix.to_owned(),
-            deleted: false,
-        }
-    }
-
-    /// Deletes the topology now, failing the test if the broker refuses.
-    pub async fn delete(mut self) {
-        delete_topology(&self.url, &self.prefix)
-            .await
-            .unwrap_or_else(|error| panic!("failed to delete the test's queues: {error}"));
-        self.deleted = true;
-    }
-}
-
-impl Drop for ThrowawayTopology {
-    fn drop(&mut self) {
-        if self.deleted {
-            return;
-        }
-        // As for a throwaway database: a thread with a runtime and a connection of its own,
-        // since the test's runtime may be going away. Whatever cannot be deleted is left
-        // behind with a warning, never a panic here.
-        let url = self.url.clone();
-        let prefix = self.prefix.clone();
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|error| error.to_string())?;
-            runtime
-                .block_on(delete_topology(&url, &prefix))
-                .map_err(|error| error.to_string())
-        })
-        .join();
-        match deleted {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!(
-                "warning: the test queues under {} were left behind: {error}",
-                self.prefix
-            ),
-            Err(_) => eprintln!(
-                "warning: the test queues under {} were left behind",
-                self.prefix
-            ),
-        }
-    }
-}
-
-async fn delete_topology(url: &str, prefix: &str) -> Result<(), lapin::Error> {
-    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    for suffix in ["tasks", "results", "tasks.dead", "results.dead"] {
-        channel
-            .queue_delete(
-                format!("{prefix}.{suffix}").as_str().into(),
-                QueueDeleteOptions::default(),
-            )
-            .await?;
-    }
-    channel
-        .exchange_delete(
-            format!("{prefix}.dead-letter").as_str().into(),
-            Default::default(),
-        )
-        .await?;
-    let _ = connection.close(200, "done".into()).await;
-    Ok(())
 }

@@ -17,7 +17,9 @@ use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
-use crate::backends::{ThrowawayTopology, broker_url, init_logs, unique_prefix};
+use bazaar_test_support::ThrowawayTopology;
+
+use crate::backends::{broker_url, init_logs, unique_prefix};
 use crate::fixtures::{PATIENCE, assert_quiet, next, result, task};
 use crate::proxy::FaultyNetwork;
 
