@@ -19,7 +19,7 @@ mod sqlite;
 use async_trait::async_trait;
 use bazaar_domain::{
     Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
-    Page, ResultFilter, Task, TaskId, TaskResult, UserId, Username,
+    Page, ResultFilter, Task, TaskId, TaskProgress, TaskResult, TaskStarted, UserId, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -186,6 +186,26 @@ pub trait ResultStore: Send + Sync + 'static {
     ) -> Result<Option<tokio::sync::mpsc::Receiver<ResultsStored>>, StoreError> {
         Ok(None)
     }
+
+    /// Records the starts workers announced: a task's latest start and its count of
+    /// attempts (which never shrinks, however late or repeated an announcement). Returns
+    /// the tasks among them whose owner asked to cancel them, so that they are told to stop
+    /// again.
+    async fn record_starts(&self, starts: &[TaskStarted]) -> Result<Vec<TaskId>, StoreError>;
+
+    /// Marks `task_id` (of `agent_id`, belonging to `owner`) as asked to cancel, at `at`
+    /// unless asked before; returns what is known of the task then.
+    async fn request_cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &UserId,
+        at: DateTime<Utc>,
+    ) -> Result<TaskProgress, StoreError>;
+
+    /// A task's runs and result, as far as they are known; all empty for a task no worker
+    /// has started and nobody canceled.
+    async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError>;
 }
 
 /// What [`ResultStore::watch_results`] reports.

@@ -16,10 +16,10 @@ mod values;
 
 pub use error::{ErrorCode, ParseError};
 pub use ids::{AgentId, TaskId, UserId};
-pub use messages::{ResultMessage, TaskMessage};
+pub use messages::{OutputStream, ResultMessage, Signal, SignalTopic, TaskMessage};
 pub use records::{
     Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, IdempotencyClaim,
-    NewAgent, Page, ResultFilter, ResultStatus, Task, TaskResult,
+    NewAgent, Page, ResultFilter, ResultStatus, Task, TaskProgress, TaskResult, TaskRun, TaskStarted,
 };
 pub use secret::{REDACTED, SecretUrl};
 

@@ -228,16 +228,20 @@ pub enum ResultStatus {
     Failed,
     /// The wall-clock deadline passed.
     TimedOut,
+    /// Its owner canceled it: before it ran (no output), or while it ran (the output it had
+    /// written so far).
+    Canceled,
 }
 
 impl ResultStatus {
     /// The spelling the API, the databases and the metrics' labels use: `succeeded`,
-    /// `failed` or `timed_out`.
+    /// `failed`, `timed_out` or `canceled`.
     pub fn as_str(self) -> &'static str {
         match self {
             ResultStatus::Succeeded => "succeeded",
             ResultStatus::Failed => "failed",
             ResultStatus::TimedOut => "timed_out",
+            ResultStatus::Canceled => "canceled",
         }
     }
 
@@ -248,9 +252,10 @@ impl ResultStatus {
             "succeeded" => Ok(ResultStatus::Succeeded),
             "failed" => Ok(ResultStatus::Failed),
             "timed_out" => Ok(ResultStatus::TimedOut),
+            "canceled" => Ok(ResultStatus::Canceled),
             _ => Err(ParseError::new(
                 "status",
-                "must be `succeeded`, `failed` or `timed_out`",
+                "must be `succeeded`, `failed`, `timed_out` or `canceled`",
             )),
         }
     }
@@ -306,6 +311,69 @@ impl TaskResult {
             created_at,
         }
     }
+
+    /// The result of a task canceled before any worker ran it: canceled, exit code -1, no
+    /// output.
+    pub fn canceled_before_running(
+        task_id: TaskId,
+        agent_id: AgentId,
+        owner: UserId,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        TaskResult {
+            task_id,
+            agent_id,
+            owner,
+            status: ResultStatus::Canceled,
+            exit_code: -1,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration_ms: 0,
+            error: Some("canceled by its owner before it ran".to_owned()),
+            created_at,
+        }
+    }
+}
+
+/// What the results service knows of a task's runs, beside its result: when the latest
+/// attempt started, how many attempts there were, and whether its owner asked to cancel it.
+///
+/// Workers announce each start through the queue (they hold no database credentials); the
+/// results service, which stores them, is this record's only writer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskRun {
+    /// When the latest attempt started (UTC); `None` while no worker has started it.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Attempts started so far: more than 1 when a worker died or gave the task back.
+    pub attempts: u32,
+    /// When its owner asked to cancel it, if they did.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+/// A task as the results service sees it: its runs and, once stored, its result.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskProgress {
+    /// Starts, attempts and cancellation; all empty for a task no worker has started.
+    pub run: TaskRun,
+    /// The result, once stored: the task is finished.
+    pub result: Option<TaskResult>,
+}
+
+/// A worker's announcement that it started running a task (one per attempt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskStarted {
+    /// The task being run.
+    pub task_id: TaskId,
+    /// Its agent.
+    pub agent_id: AgentId,
+    /// Its owner, so the announcement is scoped like the result.
+    pub owner: UserId,
+    /// 1 for the first delivery, 2 for the next, and so on.
+    pub attempt: u32,
+    /// When the worker started it (UTC, microseconds).
+    pub started_at: DateTime<Utc>,
 }
 
 /// Which results a listing shows; always scoped to one owner.
@@ -330,7 +398,7 @@ pub struct ResultFilter {
 /// All zeros and `None` for an agent that has never run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentStats {
-    /// Every stored result, whatever its status: `succeeded + failed + timed_out`.
+    /// Every stored result, whatever its status: `succeeded + failed + timed_out + canceled`.
     pub tasks_completed: i64,
     /// Results with [`ResultStatus::Succeeded`].
     pub succeeded: i64,
@@ -338,6 +406,8 @@ pub struct AgentStats {
     pub failed: i64,
     /// Results with [`ResultStatus::TimedOut`].
     pub timed_out: i64,
+    /// Results with [`ResultStatus::Canceled`].
+    pub canceled: i64,
     /// Over every result ever stored, in milliseconds; `None` before the first.
     pub mean_duration_ms: Option<f64>,
     /// The median in milliseconds (nearest rank) over the agent's most recent results, at

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use bazaar_domain::{
-    AgentId, ParseError, ResultStatus, Sha256, TaskId, TaskMessage, TaskResult, UserId,
+    AgentId, OutputStream, ParseError, ResultStatus, Sha256, Signal, TaskId, TaskMessage,
+    TaskProgress, TaskResult, TaskRun, TaskStarted, UserId,
 };
 use chrono::{DateTime, Utc};
 
@@ -52,6 +53,7 @@ impl From<ResultStatus> for v1::ResultStatus {
             ResultStatus::Succeeded => v1::ResultStatus::Succeeded,
             ResultStatus::Failed => v1::ResultStatus::Failed,
             ResultStatus::TimedOut => v1::ResultStatus::TimedOut,
+            ResultStatus::Canceled => v1::ResultStatus::Canceled,
         }
     }
 }
@@ -64,6 +66,7 @@ impl TryFrom<v1::ResultStatus> for ResultStatus {
             v1::ResultStatus::Succeeded => Ok(ResultStatus::Succeeded),
             v1::ResultStatus::Failed => Ok(ResultStatus::Failed),
             v1::ResultStatus::TimedOut => Ok(ResultStatus::TimedOut),
+            v1::ResultStatus::Canceled => Ok(ResultStatus::Canceled),
             v1::ResultStatus::Unspecified => {
                 Err(WireError::Invalid("result status is unspecified"))
             }
@@ -140,6 +143,120 @@ impl TryFrom<v1::TaskResult> for TaskResult {
             duration_ms: result.duration_ms,
             error: result.error,
             created_at: from_micros(result.created_at_micros)?,
+        })
+    }
+}
+
+impl From<&TaskStarted> for v1::TaskStarted {
+    fn from(started: &TaskStarted) -> Self {
+        v1::TaskStarted {
+            task_id: started.task_id.to_string(),
+            agent_id: started.agent_id.to_string(),
+            owner_id: started.owner.to_string(),
+            attempt: started.attempt,
+            started_at_micros: to_micros(started.started_at),
+        }
+    }
+}
+
+impl TryFrom<v1::TaskStarted> for TaskStarted {
+    type Error = WireError;
+
+    fn try_from(started: v1::TaskStarted) -> Result<Self, WireError> {
+        Ok(TaskStarted {
+            task_id: TaskId::parse(&started.task_id)?,
+            agent_id: AgentId::parse(&started.agent_id)?,
+            owner: UserId::parse(&started.owner_id)?,
+            attempt: started.attempt,
+            started_at: from_micros(started.started_at_micros)?,
+        })
+    }
+}
+
+impl From<&Signal> for v1::Signal {
+    fn from(signal: &Signal) -> Self {
+        let kind = match signal {
+            Signal::Cancel(_) => v1::signal::Kind::Cancel(true),
+            Signal::Running {
+                task_id,
+                attempt,
+                started_at,
+            } => v1::signal::Kind::Running(v1::TaskStarted {
+                task_id: task_id.to_string(),
+                attempt: *attempt,
+                started_at_micros: to_micros(*started_at),
+                ..v1::TaskStarted::default()
+            }),
+            Signal::Output { stream, bytes, .. } => v1::signal::Kind::Output(v1::OutputChunk {
+                stream: match stream {
+                    OutputStream::Stdout => v1::OutputStream::Stdout,
+                    OutputStream::Stderr => v1::OutputStream::Stderr,
+                }
+                .into(),
+                bytes: bytes.clone(),
+            }),
+        };
+        v1::Signal {
+            task_id: signal.task_id().to_string(),
+            kind: Some(kind),
+        }
+    }
+}
+
+impl TryFrom<v1::Signal> for Signal {
+    type Error = WireError;
+
+    fn try_from(signal: v1::Signal) -> Result<Self, WireError> {
+        let task_id = TaskId::parse(&signal.task_id)?;
+        match signal.kind {
+            Some(v1::signal::Kind::Cancel(_)) => Ok(Signal::Cancel(task_id)),
+            Some(v1::signal::Kind::Running(running)) => Ok(Signal::Running {
+                task_id,
+                attempt: running.attempt,
+                started_at: from_micros(running.started_at_micros)?,
+            }),
+            Some(v1::signal::Kind::Output(chunk)) => {
+                let stream = match v1::OutputStream::try_from(chunk.stream) {
+                    Ok(v1::OutputStream::Stdout) => OutputStream::Stdout,
+                    Ok(v1::OutputStream::Stderr) => OutputStream::Stderr,
+                    _ => return Err(WireError::Invalid("unknown output stream")),
+                };
+                Ok(Signal::Output {
+                    task_id,
+                    stream,
+                    bytes: chunk.bytes,
+                })
+            }
+            None => Err(WireError::Invalid("the signal has no kind")),
+        }
+    }
+}
+
+impl From<&TaskProgress> for v1::TaskProgressResponse {
+    fn from(progress: &TaskProgress) -> Self {
+        v1::TaskProgressResponse {
+            started_at_micros: progress.run.started_at.map(to_micros),
+            attempts: progress.run.attempts,
+            cancel_requested_at_micros: progress.run.cancel_requested_at.map(to_micros),
+            result: progress.result.as_ref().map(v1::TaskResult::from),
+        }
+    }
+}
+
+impl TryFrom<v1::TaskProgressResponse> for TaskProgress {
+    type Error = WireError;
+
+    fn try_from(progress: v1::TaskProgressResponse) -> Result<Self, WireError> {
+        Ok(TaskProgress {
+            run: TaskRun {
+                started_at: progress.started_at_micros.map(from_micros).transpose()?,
+                attempts: progress.attempts,
+                cancel_requested_at: progress
+                    .cancel_requested_at_micros
+                    .map(from_micros)
+                    .transpose()?,
+            },
+            result: progress.result.map(TaskResult::try_from).transpose()?,
         })
     }
 }

@@ -2,8 +2,8 @@
 -- one transaction. the first of several results with one task id in the batch is the one
 -- kept, as when they arrive one after another. rows are written in key order (task ids, then
 -- agent ids), so that two batches that share keys wait for each other instead of
--- deadlocking. each column comes as an array ($1 to $12); $13 to $15 are the statuses
--- succeeded, failed and timed_out.
+-- deadlocking. each column comes as an array ($1 to $12); $13 to $16 are the statuses
+-- succeeded, failed, timed_out and canceled.
 with incoming as (
     select distinct on (task_id) *
     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::bytea[],
@@ -34,10 +34,10 @@ notified as (
 ),
 counted as (
     insert into agent_stats (agent_id, tasks_completed, succeeded, failed, timed_out,
-        total_duration_ms, last_run_at)
+        canceled, total_duration_ms, last_run_at)
     select agent_id, count(*), count(*) filter (where status = $13),
         count(*) filter (where status = $14), count(*) filter (where status = $15),
-        sum(duration_ms)::bigint, max(created_at)
+        count(*) filter (where status = $16), sum(duration_ms)::bigint, max(created_at)
     from inserted
     group by agent_id
     order by agent_id
@@ -46,6 +46,7 @@ counted as (
         succeeded = agent_stats.succeeded + excluded.succeeded,
         failed = agent_stats.failed + excluded.failed,
         timed_out = agent_stats.timed_out + excluded.timed_out,
+        canceled = agent_stats.canceled + excluded.canceled,
         total_duration_ms = agent_stats.total_duration_ms + excluded.total_duration_ms,
         last_run_at = greatest(agent_stats.last_run_at, excluded.last_run_at)
 )

@@ -41,6 +41,7 @@ impl ResultDialect for PostgresStore {
             .bind(ResultStatus::Succeeded.as_str())
             .bind(ResultStatus::Failed.as_str())
             .bind(ResultStatus::TimedOut.as_str())
+            .bind(ResultStatus::Canceled.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(store_error::<Postgres>)?;

@@ -3,17 +3,43 @@
 //! statistics and telling other processes about it is each database's own.
 
 use async_trait::async_trait;
-use bazaar_domain::{AgentId, AgentStats, Page, ResultFilter, TaskId, TaskResult};
+use bazaar_domain::{
+    AgentId, AgentStats, Page, ResultFilter, TaskId, TaskProgress, TaskResult, TaskRun, TaskStarted,
+    UserId,
+};
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use super::rows::{counters_from_row, result_from_row};
+use super::rows::{counters_from_row, result_from_row, run_from_row};
 use super::{SqlStore, Statement, StoredRow, fetch_record, fetch_records, listing};
 use crate::{PERCENTILE_WINDOW, ResultStore, ResultsStored, StoreError};
 
 const SELECT_RESULT: &str = "select * from task_results where task_id = $1";
 
-const SELECT_COUNTERS: &str = "select tasks_completed, succeeded, failed, timed_out, \
+const SELECT_COUNTERS: &str = "select tasks_completed, succeeded, failed, timed_out, canceled, \
      total_duration_ms, last_run_at from agent_stats where agent_id = $1";
+
+const SELECT_RUN: &str =
+    "select started_at, attempts, cancel_requested_at from task_runs where task_id = $1";
+
+/// Records an attempt's start: the latest attempt's start time wins, and the count of
+/// attempts only grows, so a late or repeated announcement changes nothing.
+const RECORD_START: &str = "insert into task_runs \
+    (task_id, agent_id, user_id, started_at, attempts, updated_at) values ($1, $2, $3, $4, $5, $6) \
+    on conflict (task_id) do update set \
+    started_at = case when excluded.attempts >= task_runs.attempts \
+        then excluded.started_at else task_runs.started_at end, \
+    attempts = case when excluded.attempts > task_runs.attempts \
+        then excluded.attempts else task_runs.attempts end, \
+    updated_at = excluded.updated_at";
+
+/// Marks a task's cancellation as asked for; the first request's time stays.
+const REQUEST_CANCEL: &str = "insert into task_runs \
+    (task_id, agent_id, user_id, attempts, cancel_requested_at, updated_at) \
+    values ($1, $2, $3, 0, $4, $4) \
+    on conflict (task_id) do update set \
+    cancel_requested_at = coalesce(task_runs.cancel_requested_at, excluded.cancel_requested_at), \
+    updated_at = excluded.updated_at";
 
 const SELECT_RECENT_DURATIONS: &str =
     "select duration_ms from task_results where agent_id = $1 order by created_at desc limit $2";
@@ -78,4 +104,62 @@ impl<Store: ResultDialect> ResultStore for Store {
     async fn watch_results(&self) -> Result<Option<mpsc::Receiver<ResultsStored>>, StoreError> {
         self.listen_for_results().await
     }
+
+    async fn record_starts(&self, starts: &[TaskStarted]) -> Result<Vec<TaskId>, StoreError> {
+        let mut canceled = Vec::new();
+        for started in starts {
+            let record = Statement::new(RECORD_START)
+                .bind(started.task_id.as_str())
+                .bind(started.agent_id.as_str())
+                .bind(started.owner.as_str())
+                .bind(started.started_at)
+                .bind(i64::from(started.attempt))
+                .bind(started.started_at);
+            Store::Database::execute(self.writer(), record).await?;
+            let select = Statement::new(SELECT_RUN).bind(started.task_id.as_str());
+            let run = fetch_record(self.writer(), select, run_from_row::<Store::Database>).await?;
+            if run.is_some_and(|run| run.cancel_requested_at.is_some()) {
+                canceled.push(started.task_id.clone());
+            }
+        }
+        Ok(canceled)
+    }
+
+    async fn request_cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &UserId,
+        at: DateTime<Utc>,
+    ) -> Result<TaskProgress, StoreError> {
+        let request = Statement::new(REQUEST_CANCEL)
+            .bind(task_id.as_str())
+            .bind(agent_id.as_str())
+            .bind(owner.as_str())
+            .bind(at);
+        Store::Database::execute(self.writer(), request).await?;
+        progress(self, task_id, true).await
+    }
+
+    async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError> {
+        progress(self, task_id, false).await
+    }
+}
+
+/// A task's run and result, read through the writer when `fresh` (just after a write).
+async fn progress<Store: ResultDialect>(
+    store: &Store,
+    task_id: &TaskId,
+    fresh: bool,
+) -> Result<TaskProgress, StoreError> {
+    let pool = if fresh { store.writer() } else { store.reader() };
+    let select_run = Statement::new(SELECT_RUN).bind(task_id.as_str());
+    let run: Option<TaskRun> =
+        fetch_record(pool, select_run, run_from_row::<Store::Database>).await?;
+    let select_result = Statement::new(SELECT_RESULT).bind(task_id.as_str());
+    let result = fetch_record(pool, select_result, result_from_row::<Store::Database>).await?;
+    Ok(TaskProgress {
+        run: run.unwrap_or_default(),
+        result,
+    })
 }

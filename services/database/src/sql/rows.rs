@@ -6,7 +6,8 @@
 use anyhow::Context;
 use bazaar_domain::{
     Agent, AgentId, AgentName, AgentStatus, Capabilities, IdempotencyClaim, IdempotencyKey,
-    ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, UserId, Username, Version,
+    ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun, UserId, Username,
+    Version,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -186,7 +187,17 @@ pub(crate) fn counters_from_row<D: Dialect>(row: &D::Row) -> Result<AgentCounter
         succeeded: row.integer("succeeded")?,
         failed: row.integer("failed")?,
         timed_out: row.integer("timed_out")?,
+        canceled: row.integer("canceled")?,
         total_duration_ms: row.integer("total_duration_ms")?,
         last_run_at: optional_time::<D>(row, "last_run_at")?,
+    })
+}
+
+/// A task's run, from a row of `task_runs`.
+pub(crate) fn run_from_row<D: Dialect>(row: &D::Row) -> Result<TaskRun, StoreError> {
+    Ok(TaskRun {
+        started_at: optional_time::<D>(row, "started_at")?,
+        attempts: u32::try_from(row.small_integer("attempts")?).unwrap_or(0),
+        cancel_requested_at: optional_time::<D>(row, "cancel_requested_at")?,
     })
 }

@@ -13,6 +13,7 @@ pub(crate) struct AgentCounters {
     pub(crate) succeeded: i64,
     pub(crate) failed: i64,
     pub(crate) timed_out: i64,
+    pub(crate) canceled: i64,
     pub(crate) total_duration_ms: i64,
     pub(crate) last_run_at: Option<DateTime<Utc>>,
 }
@@ -26,6 +27,7 @@ impl AgentCounters {
             succeeded: self.succeeded,
             failed: self.failed,
             timed_out: self.timed_out,
+            canceled: self.canceled,
             mean_duration_ms: (self.tasks_completed > 0)
                 .then(|| self.total_duration_ms as f64 / self.tasks_completed as f64),
             p50_duration_ms: percentile(&recent_durations, 0.50),
@@ -46,6 +48,7 @@ mod tests {
             succeeded: tasks_completed,
             failed: 0,
             timed_out: 0,
+            canceled: 0,
             total_duration_ms,
             last_run_at: None,
         }
