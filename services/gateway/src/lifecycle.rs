@@ -155,7 +155,14 @@ pub async fn task_events(
         .map_err(ApiError::from)?;
     let progress = state.results.progress(&id, &user.user_id).await?;
     let (events, receiver) = mpsc::channel(64);
-    tokio::spawn(follow(state, user.user_id.clone(), task, progress, signals, events));
+    tokio::spawn(follow(
+        state,
+        user.user_id.clone(),
+        task,
+        progress,
+        signals,
+        events,
+    ));
     let mut receiver = receiver;
     let stream = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
@@ -346,8 +353,7 @@ fn output_event(stream: OutputStream, text: Option<String>, binary: Option<Vec<u
         &OutputEvent {
             stream,
             text,
-            base64: binary
-                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)),
+            base64: binary.map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)),
         },
     )
 }

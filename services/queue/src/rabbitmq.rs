@@ -485,7 +485,8 @@ fn decode_result(kind: Option<&str>, bytes: &[u8]) -> Result<ResultMessage, Stri
     check_type(kind, &[RESULT_TYPE, STARTED_TYPE])?;
     if kind == Some(STARTED_TYPE) {
         let wire = v1::TaskStarted::decode(bytes).map_err(|error| error.to_string())?;
-        let started = bazaar_domain::TaskStarted::try_from(wire).map_err(|error| error.to_string())?;
+        let started =
+            bazaar_domain::TaskStarted::try_from(wire).map_err(|error| error.to_string())?;
         return Ok(ResultMessage::Started(started));
     }
     let wire = v1::TaskResult::decode(bytes).map_err(|error| error.to_string())?;

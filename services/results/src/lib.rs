@@ -23,8 +23,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bazaar_database::{ResultStore, ResultsStored, StoreError};
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, Signal, TaskId,
-    TaskMessage, TaskProgress, TaskResult, TaskStarted, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, Signal, TaskId, TaskMessage,
+    TaskProgress, TaskResult, TaskStarted, UserId,
 };
 use bazaar_queue::{Consumer, Delivery, QueueError, TaskQueue};
 use bazaar_telemetry::metrics::metrics;
@@ -100,8 +100,11 @@ pub trait ResultsClient: Send + Sync + 'static {
 
     /// What is known of `task_id`'s runs and, once it is finished, its result; the result
     /// only if it belongs to `owner`.
-    async fn progress(&self, task_id: &TaskId, owner: &UserId)
-    -> Result<TaskProgress, ResultsError>;
+    async fn progress(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError>;
 
     /// Cancels `task_id` (of `agent_id`; the caller checked it is `owner`'s): a task not
     /// started yet is finished `canceled` at once; a running one is stopped by its worker,

@@ -305,11 +305,19 @@ struct Inner {
     slots: Semaphore,
     config: SandboxConfig,
     ticker_stop: Arc<AtomicBool>,
+    /// Where guests run: threads of their own, so that guests computing flat out never
+    /// delay the services sharing the process (their I/O, timers, and the cancellations
+    /// that stop those very guests). `None` only once dropped.
+    guests: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+        // Without blocking: the last clone may be dropped inside an async context.
+        if let Some(guests) = self.guests.take() {
+            guests.shutdown_background();
+        }
     }
 }
 
@@ -348,6 +356,15 @@ impl Sandbox {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
+        let threads = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .min(config.max_concurrent_runs.max(1) as usize);
+        let guests = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("bazaar-guest")
+            .enable_all()
+            .build()
+            .map_err(|error| anyhow::anyhow!("failed to start the guests' threads: {error}"))?;
 
         Ok(Sandbox {
             inner: Arc::new(Inner {
@@ -359,6 +376,7 @@ impl Sandbox {
                 slots: Semaphore::new(config.max_concurrent_runs as usize),
                 config,
                 ticker_stop,
+                guests: Some(guests),
             }),
         })
     }
@@ -553,97 +571,158 @@ impl Sandbox {
             };
         }
 
-        let stdout = CappedPipe::new(
-            StreamName::Stdout,
-            self.inner.config.stdout_limit_bytes,
-            control.output.clone(),
+        let limits = GuestLimits {
+            stdout_bytes: self.inner.config.stdout_limit_bytes,
+            stderr_bytes: self.inner.config.stderr_limit_bytes,
+            memory_bytes: self.inner.config.memory_limit_bytes,
+            epoch_tick: self.inner.config.epoch_tick,
+        };
+        let job = run_guest(
+            self.inner.engine.clone(),
+            agent.instance_pre.clone(),
+            input,
+            timeout,
+            control.clone(),
+            limits,
+            started,
         );
-        let stderr = CappedPipe::new(
-            StreamName::Stderr,
-            self.inner.config.stderr_limit_bytes,
-            control.output.clone(),
-        );
-        let wasi = WasiCtxBuilder::new()
-            .stdin(MemoryInputPipe::new(Bytes::from_owner(input)))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .arg("agent")
-            .build_p1();
-        let mut store = Store::new(
-            &self.inner.engine,
-            RunState {
-                wasi,
-                limits: RunLimits {
-                    memory_limit: self.inner.config.memory_limit_bytes,
-                    table_elements_limit: 1_000_000,
-                    memory_exceeded: None,
-                },
+        let guests = self
+            .inner
+            .guests
+            .as_ref()
+            .expect("the guests' runtime lives as long as the sandbox");
+        let mut running = AbortOnDrop(guests.spawn(job));
+        match (&mut running.0).await {
+            Ok(execution) => execution,
+            Err(error) => Execution {
+                outcome: Outcome::Trapped(format!("the run failed: {error}")),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+                duration: started.elapsed(),
             },
-        );
-        store.limiter(|state| &mut state.limits);
-        let deadline = started + timeout;
-        let timed_out = Arc::new(AtomicBool::new(false));
-        let timed_out_in_callback = timed_out.clone();
-        let canceled = control.canceled.subscribe();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if *canceled.borrow() {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            if Instant::now() >= deadline {
-                timed_out_in_callback.store(true, Ordering::Relaxed);
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-
-        // The epoch stops a guest that computes; the timer stops one that waits in a host
-        // call (a long `poll_oneoff` sleep). A little grace lets the epoch win the race.
-        let grace = self.inner.config.epoch_tick * 4;
-        let run = run_start(&agent.instance_pre, &mut store);
-        // The same for a cancellation: the epoch interrupts a computing guest, the timer
-        // one that waits.
-        let canceled_and_grace = async {
-            control.canceled().await;
-            tokio::time::sleep(grace).await;
-        };
-        let ran = tokio::select! {
-            ran = tokio::time::timeout(timeout + grace, run) => Some(ran),
-            () = canceled_and_grace => None,
-        };
-        let outcome = match ran {
-            None => Outcome::Canceled,
-            Some(Ok(Ok(()))) => Outcome::Exited(0),
-            // Stopped by the interruption a cancellation asked for, or failing meanwhile.
-            Some(_) if control.is_canceled() => Outcome::Canceled,
-            Some(Err(_elapsed)) => Outcome::TimedOut,
-            Some(Ok(Err(RunError::Instantiate(error)))) => {
-                classify(&store, &timed_out, error, true)
-            }
-            Some(Ok(Err(RunError::Call(error)))) => classify(&store, &timed_out, error, false),
-        };
-        let duration = started.elapsed();
-        let (stdout, stdout_truncated) = stdout.take();
-        let (stderr, stderr_truncated) = stderr.take();
-        let outcome = match outcome {
-            Outcome::Trapped(_) if stdout_truncated => Outcome::OutputLimitExceeded {
-                stream: "stdout",
-                limit: self.inner.config.stdout_limit_bytes,
-            },
-            Outcome::Trapped(_) if stderr_truncated => Outcome::OutputLimitExceeded {
-                stream: "stderr",
-                limit: self.inner.config.stderr_limit_bytes,
-            },
-            other => other,
-        };
-        Execution {
-            outcome,
-            stdout,
-            stderr,
-            stdout_truncated,
-            stderr_truncated,
-            duration,
         }
+    }
+}
+
+/// The limits a guest runs under, copied out of the sandbox's configuration.
+#[derive(Debug, Clone, Copy)]
+struct GuestLimits {
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    memory_bytes: usize,
+    epoch_tick: Duration,
+}
+
+/// Aborts a spawned run when whoever awaits it goes away.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One run, from instantiation to its execution record; spawned on the guests' runtime.
+async fn run_guest(
+    engine: Engine,
+    instance_pre: Arc<InstancePre<RunState>>,
+    input: Arc<[u8]>,
+    timeout: Duration,
+    control: RunControl,
+    limits: GuestLimits,
+    started: Instant,
+) -> Execution {
+    let control = &control;
+    let stdout = CappedPipe::new(
+        StreamName::Stdout,
+        limits.stdout_bytes,
+        control.output.clone(),
+    );
+    let stderr = CappedPipe::new(
+        StreamName::Stderr,
+        limits.stderr_bytes,
+        control.output.clone(),
+    );
+    let wasi = WasiCtxBuilder::new()
+        .stdin(MemoryInputPipe::new(Bytes::from_owner(input)))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .arg("agent")
+        .build_p1();
+    let mut store = Store::new(
+        &engine,
+        RunState {
+            wasi,
+            limits: RunLimits {
+                memory_limit: limits.memory_bytes,
+                table_elements_limit: 1_000_000,
+                memory_exceeded: None,
+            },
+        },
+    );
+    store.limiter(|state| &mut state.limits);
+    let deadline = started + timeout;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let timed_out_in_callback = timed_out.clone();
+    let canceled = control.canceled.subscribe();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if *canceled.borrow() {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        if Instant::now() >= deadline {
+            timed_out_in_callback.store(true, Ordering::Relaxed);
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+
+    // The epoch stops a guest that computes; the timer stops one that waits in a host
+    // call (a long `poll_oneoff` sleep). A little grace lets the epoch win the race.
+    let grace = limits.epoch_tick * 4;
+    let run = run_start(&instance_pre, &mut store);
+    // The same for a cancellation: the epoch interrupts a computing guest, the timer
+    // one that waits.
+    let canceled_and_grace = async {
+        control.canceled().await;
+        tokio::time::sleep(grace).await;
+    };
+    let ran = tokio::select! {
+        ran = tokio::time::timeout(timeout + grace, run) => Some(ran),
+        () = canceled_and_grace => None,
+    };
+    let outcome = match ran {
+        None => Outcome::Canceled,
+        Some(Ok(Ok(()))) => Outcome::Exited(0),
+        // Stopped by the interruption a cancellation asked for, or failing meanwhile.
+        Some(_) if control.is_canceled() => Outcome::Canceled,
+        Some(Err(_elapsed)) => Outcome::TimedOut,
+        Some(Ok(Err(RunError::Instantiate(error)))) => classify(&store, &timed_out, error, true),
+        Some(Ok(Err(RunError::Call(error)))) => classify(&store, &timed_out, error, false),
+    };
+    let duration = started.elapsed();
+    let (stdout, stdout_truncated) = stdout.take();
+    let (stderr, stderr_truncated) = stderr.take();
+    let outcome = match outcome {
+        Outcome::Trapped(_) if stdout_truncated => Outcome::OutputLimitExceeded {
+            stream: "stdout",
+            limit: limits.stdout_bytes,
+        },
+        Outcome::Trapped(_) if stderr_truncated => Outcome::OutputLimitExceeded {
+            stream: "stderr",
+            limit: limits.stderr_bytes,
+        },
+        other => other,
+    };
+    Execution {
+        outcome,
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
+        duration,
     }
 }
 

@@ -37,7 +37,8 @@ struct Captured {
 }
 
 /// Where a run's output is copied as it is written (see [`crate::RunControl`]).
-pub(crate) type OutputTap = tokio::sync::mpsc::UnboundedSender<(bazaar_domain::OutputStream, Bytes)>;
+pub(crate) type OutputTap =
+    tokio::sync::mpsc::UnboundedSender<(bazaar_domain::OutputStream, Bytes)>;
 
 /// An in-memory output stream that keeps at most `capacity` bytes, and copies what it keeps
 /// to a tap, if it has one.

@@ -34,9 +34,9 @@ use bazaar_sandbox::{
     Execution, Outcome as RunOutcome, PrepareError as SandboxPrepareError, PreparedAgent,
     PreparedFrom, RunControl, Sandbox,
 };
+use bazaar_telemetry::metrics::metrics;
 use bytes::Bytes;
 use cancellations::Cancellations;
-use bazaar_telemetry::metrics::metrics;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -378,7 +378,9 @@ fn forward_output(
         let mut flush_at = tokio::time::Instant::now();
         loop {
             let received = match pending {
-                Some(_) => tokio::time::timeout_at(flush_at, receiver.recv()).await.ok(),
+                Some(_) => tokio::time::timeout_at(flush_at, receiver.recv())
+                    .await
+                    .ok(),
                 None => Some(receiver.recv().await),
             };
             let (stream, bytes) = match received {

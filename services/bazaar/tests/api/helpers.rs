@@ -256,6 +256,14 @@ impl TestApp {
         Self::send(self.authorized(Method::GET, &format!("/tasks/{task_id}"), token)).await
     }
 
+    pub async fn cancel(&self, token: &str, task_id: &str) -> Response {
+        Self::send(self.authorized(Method::POST, &format!("/tasks/{task_id}/cancel"), token)).await
+    }
+
+    pub async fn events(&self, token: &str, task_id: &str) -> Response {
+        Self::send(self.authorized(Method::GET, &format!("/tasks/{task_id}/events"), token)).await
+    }
+
     pub async fn task_result(&self, token: &str, task_id: &str) -> Response {
         Self::send(self.authorized(Method::GET, &format!("/tasks/{task_id}/results"), token)).await
     }
@@ -356,7 +364,7 @@ impl TestApp {
             .unwrap_or_else(|| panic!("`total` is not a count in {listing}"))
     }
 
-    /// Polls `GET /tasks/{id}` until the task leaves `queued`
+    /// Polls `GET /tasks/{id}` until the task is finished
     /// and returns the final status body. Every status seen must be one the contract names.
     pub async fn wait_for_task(&self, token: &str, task_id: &str) -> Value {
         let started = Instant::now();
@@ -365,10 +373,18 @@ impl TestApp {
             let status = expect_json(self.task_status(token, task_id).await, StatusCode::OK).await;
             let state = string_field(&status, "status").to_owned();
             assert!(
-                ["queued", "succeeded", "failed", "timed_out"].contains(&state.as_str()),
+                [
+                    "queued",
+                    "running",
+                    "succeeded",
+                    "failed",
+                    "timed_out",
+                    "canceled"
+                ]
+                .contains(&state.as_str()),
                 "unexpected task status {state:?} in {status}"
             );
-            if ["succeeded", "failed", "timed_out"].contains(&state.as_str()) {
+            if ["succeeded", "failed", "timed_out", "canceled"].contains(&state.as_str()) {
                 return status;
             }
             assert!(

@@ -8,6 +8,7 @@ mod auth;
 mod docs;
 mod examples;
 mod idempotency;
+mod lifecycle;
 mod listing;
 mod sandbox_via_api;
 mod stats;

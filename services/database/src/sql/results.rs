@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    AgentId, AgentStats, Page, ResultFilter, TaskId, TaskProgress, TaskResult, TaskRun, TaskStarted,
-    UserId,
+    AgentId, AgentStats, Page, ResultFilter, TaskId, TaskProgress, TaskResult, TaskRun,
+    TaskStarted, UserId,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -152,7 +152,11 @@ async fn progress<Store: ResultDialect>(
     task_id: &TaskId,
     fresh: bool,
 ) -> Result<TaskProgress, StoreError> {
-    let pool = if fresh { store.writer() } else { store.reader() };
+    let pool = if fresh {
+        store.writer()
+    } else {
+        store.reader()
+    };
     let select_run = Statement::new(SELECT_RUN).bind(task_id.as_str());
     let run: Option<TaskRun> =
         fetch_record(pool, select_run, run_from_row::<Store::Database>).await?;

@@ -18,6 +18,7 @@ mod agents;
 mod health;
 mod listing;
 mod results;
+mod runs;
 mod search;
 mod tasks;
 
@@ -121,6 +122,13 @@ macro_rules! store_contract_tests {
                 a_result_listing_filters_by_agent_and_status_together,
                 a_result_page_holds_limit_results_from_offset_and_the_total_of_all_matches,
                 watchers_learn_of_every_stored_result,
+            }
+            runs {
+                a_task_nobody_started_has_no_run_and_no_result,
+                a_start_is_recorded_with_its_attempt,
+                a_later_attempt_counts_and_a_late_announcement_of_an_earlier_one_changes_nothing,
+                a_cancellation_is_recorded_once_and_reported_for_a_later_start,
+                progress_carries_the_stored_result_and_canceled_results_count_apart,
             }
             health {
                 a_fresh_store_is_healthy,

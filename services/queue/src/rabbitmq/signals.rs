@@ -14,7 +14,7 @@ use lapin::{Channel, Consumer as LapinConsumer};
 use std::sync::Arc;
 
 use super::link::{Link, Session};
-use super::{decode_signal, declare_topology};
+use super::{declare_topology, decode_signal};
 use crate::Subscription;
 
 /// Signals of one topic, from one routing key.

@@ -126,7 +126,9 @@ pub async fn a_tasks_start_and_output_reach_its_followers_only_in_order(backend:
 pub async fn a_signal_nobody_listens_for_is_sent_without_error(backend: QueueBackend) {
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
-        backend.queue.publish_signal(Signal::Cancel(TaskId::generate())),
+        backend
+            .queue
+            .publish_signal(Signal::Cancel(TaskId::generate())),
     )
     .await
     .expect("a signal is sent at once");
