@@ -20,6 +20,8 @@ use crate::extract::Json;
         crate::agents::get_agent, crate::agents::agent_stats, crate::agents::patch_agent,
         crate::tasks::execute_task, crate::tasks::submit_task, crate::tasks::task_status,
         crate::tasks::task_result, crate::tasks::list_results,
+        crate::webhooks::task_deliveries, crate::webhooks::get_secret,
+        crate::webhooks::rotate_secret,
         crate::healthz, crate::readyz, crate::telemetry::metrics_text,
     ),
     modifiers(&BearerAuth),
@@ -27,6 +29,7 @@ use crate::extract::Json;
         (name = "auth", description = "Accounts and bearer tokens"),
         (name = "agents", description = "The marketplace"),
         (name = "tasks", description = "Running agents and reading results"),
+        (name = "webhooks", description = "Signed notifications of task events (Standard Webhooks): the signing secret and each task's delivery log"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -74,6 +77,9 @@ mod tests {
             "/api/v1/tasks/{id}",
             "/api/v1/tasks/{id}/results",
             "/api/v1/tasks/results",
+            "/api/v1/tasks/{id}/webhook-deliveries",
+            "/api/v1/me/webhook-secret",
+            "/api/v1/me/webhook-secret/rotate",
             "/healthz",
             "/readyz",
             "/metrics",

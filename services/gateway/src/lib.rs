@@ -22,6 +22,7 @@ mod state;
 mod tasks;
 mod telemetry;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -66,6 +67,12 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/results", get(tasks::list_results))
         .route("/tasks/{id}", get(tasks::task_status))
         .route("/tasks/{id}/results", get(tasks::task_result))
+        .route(
+            "/tasks/{id}/webhook-deliveries",
+            get(webhooks::task_deliveries),
+        )
+        .route("/me/webhook-secret", get(webhooks::get_secret))
+        .route("/me/webhook-secret/rotate", post(webhooks::rotate_secret))
         .route("/openapi.json", get(docs::openapi_json))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json_limit));

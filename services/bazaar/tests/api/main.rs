@@ -12,3 +12,4 @@ mod listing;
 mod sandbox_via_api;
 mod stats;
 mod tasks;
+mod webhooks;
