@@ -129,8 +129,10 @@ impl Backends {
         self.results
             .get_or_try_init(|| async {
                 let database = self.database().await?;
+                let queue = self.queue().await?;
                 Ok(ResultsService::new(
                     database.results.clone(),
+                    queue,
                     ResultsConfig::default(),
                 ))
             })
