@@ -20,7 +20,8 @@ pub use ids::{AgentId, TaskId, UserId};
 pub use messages::{OutputStream, ResultMessage, Signal, SignalTopic, TaskMessage};
 pub use records::{
     Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, IdempotencyClaim,
-    NewAgent, Page, ResultFilter, ResultStatus, Task, TaskProgress, TaskResult, TaskRun, TaskStarted,
+    NewAgent, Page, ResultFilter, ResultStatus, Task, TaskProgress, TaskResult, TaskRun,
+    TaskStarted,
 };
 pub use secret::{REDACTED, SecretUrl};
 

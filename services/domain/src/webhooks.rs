@@ -285,7 +285,12 @@ mod tests {
 
     #[test]
     fn a_url_that_is_not_http_or_https_is_rejected() {
-        for url in ["ftp://example.com/", "file:///etc/passwd", "example.com/hook", ""] {
+        for url in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "example.com/hook",
+            "",
+        ] {
             let error = WebhookSubscription::parse(url, &events(&["completed"])).unwrap_err();
             assert_eq!(error.field, "webhook.url", "{url}: {error}");
         }

@@ -116,7 +116,10 @@ impl Deliverer {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "failed to claim webhook messages");
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "failed to claim webhook messages"
+                        );
                         tokio::select! {
                             _ = stop.cancelled() => break,
                             _ = tokio::time::sleep(STORE_FAILURE_PAUSE) => continue,
@@ -172,7 +175,10 @@ impl Deliverer {
     /// One attempt at one claimed message: build (or reuse) its body, sign it with its
     /// owner's current secret, post it, and record what happened. An error means the
     /// attempt could not be recorded; the message is tried again once its claim lapses.
-    pub async fn deliver_one(&self, delivery: WebhookDelivery) -> Result<AttemptReport, StoreError> {
+    pub async fn deliver_one(
+        &self,
+        delivery: WebhookDelivery,
+    ) -> Result<AttemptReport, StoreError> {
         let number = delivery.attempts + 1;
         let body = match &delivery.payload {
             Some(body) => Ok(body.clone()),
@@ -236,8 +242,18 @@ impl Deliverer {
         }
         let secret = match self.deliveries.webhook_secret(&delivery.owner).await {
             Ok(Some(secret)) => secret,
-            Ok(None) => return (None, Some("the task's owner has no webhook secret".to_owned())),
-            Err(error) => return (None, Some(format!("failed to read the webhook secret: {error}"))),
+            Ok(None) => {
+                return (
+                    None,
+                    Some("the task's owner has no webhook secret".to_owned()),
+                );
+            }
+            Err(error) => {
+                return (
+                    None,
+                    Some(format!("failed to read the webhook secret: {error}")),
+                );
+            }
         };
         let key = match SigningKey::from_secret(&secret.secret) {
             Ok(key) => key,
@@ -258,7 +274,8 @@ impl Deliverer {
         match response {
             Ok(response) => {
                 let status = response.status();
-                let error = (!status.is_success()).then(|| format!("the receiver answered {status}"));
+                let error =
+                    (!status.is_success()).then(|| format!("the receiver answered {status}"));
                 (Some(status.as_u16()), error)
             }
             Err(error) => (None, Some(describe(&error, self.config.timeout))),

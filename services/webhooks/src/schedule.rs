@@ -52,7 +52,9 @@ mod tests {
     #[test]
     fn the_default_schedule_makes_five_attempts_over_about_an_hour() {
         let schedule = RetrySchedule::default();
-        let delays: Vec<Option<Duration>> = (1..=5).map(|attempt| schedule.delay_after(attempt)).collect();
+        let delays: Vec<Option<Duration>> = (1..=5)
+            .map(|attempt| schedule.delay_after(attempt))
+            .collect();
         assert_eq!(
             delays,
             [

@@ -104,11 +104,15 @@ impl Network {
     fn contains(&self, candidate: IpAddr) -> bool {
         match (self.address, canonical(candidate)) {
             (IpAddr::V4(network), IpAddr::V4(candidate)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(network) & mask == u32::from(candidate) & mask
             }
             (IpAddr::V6(network), IpAddr::V6(candidate)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(network) & mask == u128::from(candidate) & mask
             }
             _ => false,
@@ -165,9 +169,7 @@ impl FromStr for AllowedTarget {
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_'));
         if !valid_name {
-            return Err(format!(
-                "`{raw}`: not an address, a network or a host name"
-            ));
+            return Err(format!("`{raw}`: not an address, a network or a host name"));
         }
         Ok(AllowedTarget::Host(
             raw.trim_end_matches('.').to_ascii_lowercase(),
@@ -284,8 +286,7 @@ impl TargetPolicy {
         };
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup = tokio::net::lookup_host((name.as_str(), port));
-        let addresses: Vec<SocketAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await
-        {
+        let addresses: Vec<SocketAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
             Ok(Ok(addresses)) => addresses.collect(),
             Ok(Err(error)) => {
                 return Err(TargetRefused(format!(
@@ -342,9 +343,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if policy.allows_host(&host) {
                 return Ok(Box::new(resolved.into_iter()) as reqwest::dns::Addrs);
             }
@@ -469,10 +469,14 @@ mod tests {
             "https://api.localhost/hook",
             "http://[::ffff:192.168.0.1]/",
         ] {
-            let error = strict.check_url(&Url::parse(url).unwrap()).await.unwrap_err();
+            let error = strict
+                .check_url(&Url::parse(url).unwrap())
+                .await
+                .unwrap_err();
             assert!(error.0.starts_with("webhook.url: "), "{url}: {error}");
         }
-        let lenient = TargetPolicy::parse(&["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        let lenient =
+            TargetPolicy::parse(&["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
         lenient
             .check_url(&Url::parse("http://127.0.0.1:8080/hook").unwrap())
             .await

@@ -102,7 +102,11 @@ impl Receiver {
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "fewer than {count} webhook requests within 20 s: {:?}", self.received.lock().unwrap());
+            assert!(
+                !left.is_zero(),
+                "fewer than {count} webhook requests within 20 s: {:?}",
+                self.received.lock().unwrap()
+            );
             let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
         }
     }
@@ -128,22 +132,33 @@ async fn secret(app: &TestApp, token: &str) -> String {
 }
 
 async fn deliveries(app: &TestApp, token: &str, task_id: &str) -> reqwest::Response {
-    app.request(Method::GET, &format!("/api/v1/tasks/{task_id}/webhook-deliveries"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    app.request(
+        Method::GET,
+        &format!("/api/v1/tasks/{task_id}/webhook-deliveries"),
+    )
+    .bearer_auth(token)
+    .send()
+    .await
+    .unwrap()
 }
 
 /// Polls the delivery log until `done` holds of it (failing after 20 s).
-async fn log_until(app: &TestApp, token: &str, task_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn log_until(
+    app: &TestApp,
+    token: &str,
+    task_id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let log = expect_json(deliveries(app, token, task_id).await, StatusCode::OK).await;
         if done(&log) {
             return log;
         }
-        assert!(Instant::now() < deadline, "the delivery log never got there: {log}");
+        assert!(
+            Instant::now() < deadline,
+            "the delivery log never got there: {log}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -155,7 +170,13 @@ fn verify(secret: &str, message: &Received) -> Result<(), String> {
         .map_err(|error| format!("{error:?}"))
 }
 
-async fn submit_with_webhook(app: &TestApp, token: &str, agent_id: &str, url: &str, events: Value) -> String {
+async fn submit_with_webhook(
+    app: &TestApp,
+    token: &str,
+    agent_id: &str,
+    url: &str,
+    events: Value,
+) -> String {
     let body = json!({
         "agent_id": agent_id,
         "input": "hello hooks",
@@ -172,14 +193,22 @@ async fn running_and_completed_messages_arrive_signed_as_the_standard_says() {
     let (_, token) = app.register_user().await;
     let echo = app.example_agent_id("echo").await;
 
-    let task_id = submit_with_webhook(&app, &token, &echo, &receiver.url, json!(["completed", "running"])).await;
+    let task_id = submit_with_webhook(
+        &app,
+        &token,
+        &echo,
+        &receiver.url,
+        json!(["completed", "running"]),
+    )
+    .await;
     let messages = receiver.wait_for(2).await;
     let secret = secret(&app, &token).await;
 
     assert!(secret.starts_with("whsec_"), "{secret}");
     let mut types = Vec::new();
     for message in &messages {
-        verify(&secret, message).unwrap_or_else(|error| panic!("the reference library refuses {message:?}: {error}"));
+        verify(&secret, message)
+            .unwrap_or_else(|error| panic!("the reference library refuses {message:?}: {error}"));
         assert!(message.header("webhook-id").starts_with("msg_"));
         assert!(message.header("webhook-signature").starts_with("v1,"));
         let body = message.json();
@@ -233,7 +262,10 @@ async fn running_and_completed_messages_arrive_signed_as_the_standard_says() {
             delivery["id"].as_str().unwrap()
         })
         .collect();
-    let mut sent_ids: Vec<&str> = messages.iter().map(|message| message.header("webhook-id")).collect();
+    let mut sent_ids: Vec<&str> = messages
+        .iter()
+        .map(|message| message.header("webhook-id"))
+        .collect();
     logged_ids.sort_unstable();
     sent_ids.sort_unstable();
     assert_eq!(logged_ids, sent_ids);
@@ -247,17 +279,30 @@ async fn a_receiver_that_fails_is_retried_with_the_same_message_and_the_log_show
     let (_, token) = app.register_user().await;
     let echo = app.example_agent_id("echo").await;
 
-    let task_id = submit_with_webhook(&app, &token, &echo, &receiver.url, json!(["completed"])).await;
+    let task_id =
+        submit_with_webhook(&app, &token, &echo, &receiver.url, json!(["completed"])).await;
     let messages = receiver.wait_for(2).await;
 
-    assert_eq!(messages[0].header("webhook-id"), messages[1].header("webhook-id"));
-    assert_eq!(messages[0].body, messages[1].body, "a retry sends the same body");
-    let log = log_until(&app, &token, &task_id, |log| log["deliveries"][0]["status"] == "delivered").await;
+    assert_eq!(
+        messages[0].header("webhook-id"),
+        messages[1].header("webhook-id")
+    );
+    assert_eq!(
+        messages[0].body, messages[1].body,
+        "a retry sends the same body"
+    );
+    let log = log_until(&app, &token, &task_id, |log| {
+        log["deliveries"][0]["status"] == "delivered"
+    })
+    .await;
     let attempts = log["deliveries"][0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{log}");
     assert_eq!(attempts[0]["attempt"], 1);
     assert_eq!(attempts[0]["status_code"], 500);
-    assert!(attempts[0]["error"].as_str().unwrap().contains("500"), "{log}");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("500"),
+        "{log}"
+    );
     assert_eq!(attempts[1]["attempt"], 2);
     assert_eq!(attempts[1]["status_code"], 200);
     assert_eq!(attempts[1]["error"], Value::Null);
@@ -292,7 +337,11 @@ async fn a_hanging_receiver_is_cut_off_and_does_not_slow_tasks() {
         StatusCode::OK,
     )
     .await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     let task_id = string_field(&executed, "task_id").to_owned();
     // Other tasks run at their usual pace while the receiver hangs.
     receiver.wait_for(1).await;
@@ -300,16 +349,29 @@ async fn a_hanging_receiver_is_cut_off_and_does_not_slow_tasks() {
     for _ in 0..5 {
         app.execute_ok(&token, &echo, "meanwhile").await;
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 
-    let log = log_until(&app, &token, &task_id, |log| log["deliveries"][0]["status"] == "failed").await;
+    let log = log_until(&app, &token, &task_id, |log| {
+        log["deliveries"][0]["status"] == "failed"
+    })
+    .await;
     let attempts = log["deliveries"][0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{log}");
     for attempt in attempts {
         assert_eq!(attempt["status_code"], Value::Null, "{log}");
-        assert!(attempt["error"].as_str().unwrap().contains("300 ms"), "{log}");
+        assert!(
+            attempt["error"].as_str().unwrap().contains("300 ms"),
+            "{log}"
+        );
         let took = attempt["duration_ms"].as_i64().unwrap();
-        assert!((250..3_000).contains(&took), "cut off after about 300 ms, not {took}: {log}");
+        assert!(
+            (250..3_000).contains(&took),
+            "cut off after about 300 ms, not {took}: {log}"
+        );
     }
     app.shutdown().await;
 }
@@ -321,26 +383,60 @@ async fn private_and_malformed_webhook_targets_are_refused_without_the_allow_lis
     let echo = app.example_agent_id("echo").await;
 
     for (webhook, expected) in [
-        (json!({"url": "http://127.0.0.1:8080/hook", "events": ["completed"]}), "loopback"),
-        (json!({"url": "http://localhost/hook", "events": ["completed"]}), "this machine"),
-        (json!({"url": "http://169.254.169.254/latest/meta-data", "events": ["completed"]}), "link-local"),
-        (json!({"url": "http://10.0.0.8/hook", "events": ["completed"]}), "private"),
-        (json!({"url": "http://[::1]/hook", "events": ["completed"]}), "loopback"),
-        (json!({"url": "ftp://example.com/hook", "events": ["completed"]}), "http or https"),
-        (json!({"url": "https://example.com/hook", "events": []}), "at least one event"),
-        (json!({"url": "https://example.com/hook", "events": ["completed", "completed"]}), "twice"),
-        (json!({"url": "https://example.com/hook", "events": ["finished"]}), "finished"),
+        (
+            json!({"url": "http://127.0.0.1:8080/hook", "events": ["completed"]}),
+            "loopback",
+        ),
+        (
+            json!({"url": "http://localhost/hook", "events": ["completed"]}),
+            "this machine",
+        ),
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data", "events": ["completed"]}),
+            "link-local",
+        ),
+        (
+            json!({"url": "http://10.0.0.8/hook", "events": ["completed"]}),
+            "private",
+        ),
+        (
+            json!({"url": "http://[::1]/hook", "events": ["completed"]}),
+            "loopback",
+        ),
+        (
+            json!({"url": "ftp://example.com/hook", "events": ["completed"]}),
+            "http or https",
+        ),
+        (
+            json!({"url": "https://example.com/hook", "events": []}),
+            "at least one event",
+        ),
+        (
+            json!({"url": "https://example.com/hook", "events": ["completed", "completed"]}),
+            "twice",
+        ),
+        (
+            json!({"url": "https://example.com/hook", "events": ["finished"]}),
+            "finished",
+        ),
     ] {
         let response = app
-            .submit(&token, &json!({"agent_id": echo, "input": "x", "webhook": webhook}))
+            .submit(
+                &token,
+                &json!({"agent_id": echo, "input": "x", "webhook": webhook}),
+            )
             .await;
-        let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").await;
+        let message =
+            assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").await;
         assert!(message.starts_with("webhook."), "{webhook}: {message}");
         assert!(message.contains(expected), "{webhook}: {message}");
     }
     let long = format!("https://example.com/{}", "a".repeat(2048));
     let response = app
-        .submit(&token, &json!({"agent_id": echo, "webhook": {"url": long, "events": ["completed"]}}))
+        .submit(
+            &token,
+            &json!({"agent_id": echo, "webhook": {"url": long, "events": ["completed"]}}),
+        )
         .await;
     let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").await;
     assert!(message.contains("2048"), "{message}");
@@ -354,7 +450,11 @@ async fn a_rotated_secret_signs_the_messages_that_follow() {
     let (_, token) = app.register_user().await;
     let echo = app.example_agent_id("echo").await;
     let before = secret(&app, &token).await;
-    assert_eq!(secret(&app, &token).await, before, "reading the secret does not change it");
+    assert_eq!(
+        secret(&app, &token).await,
+        before,
+        "reading the secret does not change it"
+    );
 
     let rotated = expect_json(
         app.request(Method::POST, "/api/v1/me/webhook-secret/rotate")
@@ -372,7 +472,10 @@ async fn a_rotated_secret_signs_the_messages_that_follow() {
     submit_with_webhook(&app, &token, &echo, &receiver.url, json!(["completed"])).await;
     let message = &receiver.wait_for(1).await[0];
     verify(&after, message).unwrap();
-    assert!(verify(&before, message).is_err(), "the old secret no longer verifies");
+    assert!(
+        verify(&before, message).is_err(),
+        "the old secret no longer verifies"
+    );
     app.shutdown().await;
 }
 
@@ -386,16 +489,32 @@ async fn only_the_owner_reads_a_tasks_deliveries_and_secret() {
     let task_id = submit_with_webhook(&app, &ada, &echo, &receiver.url, json!(["completed"])).await;
     receiver.wait_for(1).await;
 
-    assert_error(deliveries(&app, &eve, &task_id).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        deliveries(&app, &eve, &task_id).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     let anonymous = app
-        .request(Method::GET, &format!("/api/v1/tasks/{task_id}/webhook-deliveries"))
+        .request(
+            Method::GET,
+            &format!("/api/v1/tasks/{task_id}/webhook-deliveries"),
+        )
         .send()
         .await
         .unwrap();
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let anonymous = app.request(Method::GET, "/api/v1/me/webhook-secret").send().await.unwrap();
+    let anonymous = app
+        .request(Method::GET, "/api/v1/me/webhook-secret")
+        .send()
+        .await
+        .unwrap();
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    assert_ne!(secret(&app, &eve).await, secret(&app, &ada).await, "each user has a secret of their own");
+    assert_ne!(
+        secret(&app, &eve).await,
+        secret(&app, &ada).await,
+        "each user has a secret of their own"
+    );
     let own = expect_json(deliveries(&app, &ada, &task_id).await, StatusCode::OK).await;
     assert_eq!(own["task_id"], task_id.as_str());
     app.shutdown().await;

@@ -5,10 +5,10 @@
 
 use anyhow::Context;
 use bazaar_domain::{
-    Agent, AgentId, AgentName, AgentStatus, Capabilities, IdempotencyClaim, IdempotencyKey,
-    ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun, UserId, Username,
-    Version, WebhookSubscription, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEvent,
-    WebhookSecret,
+    Agent, AgentId, AgentName, AgentStatus, Capabilities, DeliveryStatus, IdempotencyClaim,
+    IdempotencyKey, ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun,
+    UserId, Username, Version, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSecret,
+    WebhookSubscription,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -239,7 +239,9 @@ pub(crate) fn delivery_from_row<D: Dialect>(row: &D::Row) -> Result<WebhookDeliv
         status: parsed(row, "status", DeliveryStatus::parse)?,
         attempts: count(row.small_integer("attempts")?),
         next_attempt_at: time::<D>(row, "next_attempt_at")?,
-        last_status_code: row.optional_small_integer("last_status_code")?.and_then(status_code),
+        last_status_code: row
+            .optional_small_integer("last_status_code")?
+            .and_then(status_code),
         last_error: row.optional_text("last_error")?,
         created_at: time::<D>(row, "created_at")?,
         delivered_at: optional_time::<D>(row, "delivered_at")?,
@@ -253,7 +255,8 @@ pub(crate) fn attempt_from_row<D: Dialect>(
     let attempt = WebhookAttempt {
         attempt: u32::try_from(row.small_integer("attempt")?).unwrap_or(0),
         at: time::<D>(row, "attempted_at")?,
-        status_code: row.optional_small_integer("status_code")?
+        status_code: row
+            .optional_small_integer("status_code")?
             .and_then(|code| u16::try_from(code).ok()),
         error: row.optional_text("error")?,
         duration_ms: row.integer("duration_ms")?,

@@ -162,7 +162,9 @@ impl<Store: WebhookDialect> WebhookStore for Store {
         consequence: AttemptConsequence,
     ) -> Result<(), StoreError> {
         let (status, next_attempt_at, delivered_at) = match consequence {
-            AttemptConsequence::Delivered => (DeliveryStatus::Delivered, attempt.at, Some(attempt.at)),
+            AttemptConsequence::Delivered => {
+                (DeliveryStatus::Delivered, attempt.at, Some(attempt.at))
+            }
             AttemptConsequence::RetryAt(at) => (DeliveryStatus::Pending, at, None),
             AttemptConsequence::GiveUp => (DeliveryStatus::Failed, attempt.at, None),
         };

@@ -61,9 +61,7 @@ fn attempt(number: u32, seconds: i64, status_code: Option<u16>) -> WebhookAttemp
     }
 }
 
-pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it(
-    backend: Backend,
-) {
+pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it(backend: Backend) {
     let wanted = task_with_webhook(&backend, &["completed"]).await;
     let only_running = task_with_webhook(&backend, &["running"]).await;
     let without = new_task(&backend).await;
@@ -78,7 +76,11 @@ pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it
     // A result stored again is no new event.
     backend.results.insert_results(&results[..1]).await.unwrap();
 
-    let deliveries = backend.webhooks.task_webhook_deliveries(&wanted.id).await.unwrap();
+    let deliveries = backend
+        .webhooks
+        .task_webhook_deliveries(&wanted.id)
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     let (delivery, attempts) = &deliveries[0];
     assert!(delivery.id.starts_with("msg_"), "{}", delivery.id);
@@ -90,7 +92,11 @@ pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it
     assert_eq!(delivery.attempts, 0);
     assert!(attempts.is_empty());
     for other in [&only_running, &without] {
-        let none = backend.webhooks.task_webhook_deliveries(&other.id).await.unwrap();
+        let none = backend
+            .webhooks
+            .task_webhook_deliveries(&other.id)
+            .await
+            .unwrap();
         assert!(none.is_empty(), "{none:?}");
     }
 }
@@ -98,13 +104,33 @@ pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it
 pub async fn each_started_attempt_queues_one_running_message(backend: Backend) {
     let task = task_with_webhook(&backend, &["running", "completed"]).await;
 
-    backend.results.record_starts(&[start_of(&task, 1, 10)]).await.unwrap();
+    backend
+        .results
+        .record_starts(&[start_of(&task, 1, 10)])
+        .await
+        .unwrap();
     // Repeated and late announcements are no new attempt.
-    backend.results.record_starts(&[start_of(&task, 1, 10)]).await.unwrap();
-    backend.results.record_starts(&[start_of(&task, 2, 20)]).await.unwrap();
-    backend.results.record_starts(&[start_of(&task, 1, 10)]).await.unwrap();
+    backend
+        .results
+        .record_starts(&[start_of(&task, 1, 10)])
+        .await
+        .unwrap();
+    backend
+        .results
+        .record_starts(&[start_of(&task, 2, 20)])
+        .await
+        .unwrap();
+    backend
+        .results
+        .record_starts(&[start_of(&task, 1, 10)])
+        .await
+        .unwrap();
 
-    let deliveries = backend.webhooks.task_webhook_deliveries(&task.id).await.unwrap();
+    let deliveries = backend
+        .webhooks
+        .task_webhook_deliveries(&task.id)
+        .await
+        .unwrap();
     let running: Vec<(Option<u32>, i64)> = deliveries
         .iter()
         .map(|(delivery, _)| {
@@ -112,12 +138,19 @@ pub async fn each_started_attempt_queues_one_running_message(backend: Backend) {
             (delivery.run_attempt, delivery.occurred_at.timestamp())
         })
         .collect();
-    assert_eq!(running, [(Some(1), at(10).timestamp()), (Some(2), at(20).timestamp())]);
+    assert_eq!(
+        running,
+        [(Some(1), at(10).timestamp()), (Some(2), at(20).timestamp())]
+    );
 }
 
 pub async fn a_claimed_message_is_not_claimed_again_until_its_lease_ends(backend: Backend) {
     let task = task_with_webhook(&backend, &["completed"]).await;
-    backend.results.insert_results(&[result_for(&task, 100)]).await.unwrap();
+    backend
+        .results
+        .insert_results(&[result_for(&task, 100)])
+        .await
+        .unwrap();
 
     let early = backend
         .webhooks
@@ -149,7 +182,11 @@ pub async fn a_claimed_message_is_not_claimed_again_until_its_lease_ends(backend
 
 pub async fn attempts_are_logged_and_decide_what_follows(backend: Backend) {
     let task = task_with_webhook(&backend, &["completed"]).await;
-    backend.results.insert_results(&[result_for(&task, 100)]).await.unwrap();
+    backend
+        .results
+        .insert_results(&[result_for(&task, 100)])
+        .await
+        .unwrap();
     let claimed = backend
         .webhooks
         .claim_webhook_deliveries(at(101), at(200), 10)
@@ -192,13 +229,21 @@ pub async fn attempts_are_logged_and_decide_what_follows(backend: Backend) {
         .await
         .unwrap();
 
-    let deliveries = backend.webhooks.task_webhook_deliveries(&task.id).await.unwrap();
+    let deliveries = backend
+        .webhooks
+        .task_webhook_deliveries(&task.id)
+        .await
+        .unwrap();
     let (delivery, attempts) = &deliveries[0];
     assert_eq!(delivery.status, DeliveryStatus::Delivered);
     assert_eq!(delivery.attempts, 2);
     assert_eq!(delivery.delivered_at, Some(at(161)));
     assert_eq!(delivery.last_status_code, Some(204));
-    assert_eq!(delivery.payload.as_deref(), Some("{\"first\":true}"), "the first body stays");
+    assert_eq!(
+        delivery.payload.as_deref(),
+        Some("{\"first\":true}"),
+        "the first body stays"
+    );
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0], attempt(1, 101, Some(500)));
     assert_eq!(attempts[1], attempt(2, 161, Some(204)));
@@ -207,12 +252,19 @@ pub async fn attempts_are_logged_and_decide_what_follows(backend: Backend) {
         .claim_webhook_deliveries(at(10_000), at(20_000), 10)
         .await
         .unwrap();
-    assert!(finished.is_empty(), "a delivered message is never claimed: {finished:?}");
+    assert!(
+        finished.is_empty(),
+        "a delivered message is never claimed: {finished:?}"
+    );
 }
 
 pub async fn a_given_up_message_is_failed_and_never_claimed_again(backend: Backend) {
     let task = task_with_webhook(&backend, &["completed"]).await;
-    backend.results.insert_results(&[result_for(&task, 100)]).await.unwrap();
+    backend
+        .results
+        .insert_results(&[result_for(&task, 100)])
+        .await
+        .unwrap();
     let claimed = backend
         .webhooks
         .claim_webhook_deliveries(at(101), at(200), 10)
@@ -230,7 +282,11 @@ pub async fn a_given_up_message_is_failed_and_never_claimed_again(backend: Backe
         .await
         .unwrap();
 
-    let deliveries = backend.webhooks.task_webhook_deliveries(&task.id).await.unwrap();
+    let deliveries = backend
+        .webhooks
+        .task_webhook_deliveries(&task.id)
+        .await
+        .unwrap();
     assert_eq!(deliveries[0].0.status, DeliveryStatus::Failed);
     assert_eq!(deliveries[0].0.payload, None);
     let again = backend
@@ -253,12 +309,24 @@ pub async fn a_secret_is_created_once_and_replaced_on_rotation(backend: Backend)
         created_at: at(2),
     };
 
-    let created = backend.webhooks.create_webhook_secret(&owner, &first).await.unwrap();
-    let kept = backend.webhooks.create_webhook_secret(&owner, &second).await.unwrap();
+    let created = backend
+        .webhooks
+        .create_webhook_secret(&owner, &first)
+        .await
+        .unwrap();
+    let kept = backend
+        .webhooks
+        .create_webhook_secret(&owner, &second)
+        .await
+        .unwrap();
     assert_eq!(created, first);
     assert_eq!(kept, first, "a second creation keeps the first secret");
 
-    backend.webhooks.replace_webhook_secret(&owner, &second).await.unwrap();
+    backend
+        .webhooks
+        .replace_webhook_secret(&owner, &second)
+        .await
+        .unwrap();
     assert_eq!(
         backend.webhooks.webhook_secret(&owner).await.unwrap(),
         Some(second)
@@ -298,7 +366,11 @@ pub async fn old_finished_logs_are_deleted_and_pending_messages_kept(backend: Ba
         }
     }
 
-    let deleted = backend.webhooks.delete_webhook_logs_before(at(500)).await.unwrap();
+    let deleted = backend
+        .webhooks
+        .delete_webhook_logs_before(at(500))
+        .await
+        .unwrap();
 
     assert_eq!(deleted, 1);
     let log = |task: &Task| backend.webhooks.task_webhook_deliveries(&task.id);
