@@ -44,9 +44,7 @@ fn forbidden_v4(address: Ipv4Addr) -> Option<&'static str> {
         Some("the broadcast address")
     } else if address.is_multicast() {
         Some("a multicast address")
-    } else if a >= 240 {
-        Some("a reserved address")
-    } else if (a == 192 && b == 0 && c == 0) || (a == 198 && (b == 18 || b == 19)) {
+    } else if a >= 240 || (a == 192 && b == 0 && c == 0) || (a == 198 && (b == 18 || b == 19)) {
         Some("a reserved address")
     } else {
         None

@@ -3,20 +3,21 @@
 
 use bazaar_database::AttemptConsequence;
 use bazaar_domain::{
-    DeliveryStatus, ResultStatus, Task, TaskResult, TaskStarted, WebhookAttempt, WebhookEvent,
-    WebhookSecret, WebhookSubscription,
+    DeliveryStatus, ResultStatus, Task, TaskId, TaskResult, TaskStarted, WebhookAttempt,
+    WebhookEvent, WebhookSecret, WebhookSubscription,
 };
 
 use crate::backends::Backend;
 use crate::fixtures::{at, create_user};
 use crate::tasks::new_task;
 
-/// A task recorded with a webhook for `events`.
-async fn task_with_webhook(backend: &Backend, events: &[&str]) -> Task {
+/// A task like `base` (same owner and agent) with a webhook for `events`, recorded.
+async fn task_with_webhook(backend: &Backend, base: &Task, events: &[&str]) -> Task {
     let events: Vec<String> = events.iter().map(|event| (*event).to_owned()).collect();
     let task = Task {
+        id: TaskId::generate(),
         webhook: Some(WebhookSubscription::parse("https://example.com/hook", &events).unwrap()),
-        ..new_task(backend).await
+        ..base.clone()
     };
     backend.tasks.insert_task(&task).await.unwrap();
     task
@@ -62,9 +63,13 @@ fn attempt(number: u32, seconds: i64, status_code: Option<u16>) -> WebhookAttemp
 }
 
 pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it(backend: Backend) {
-    let wanted = task_with_webhook(&backend, &["completed"]).await;
-    let only_running = task_with_webhook(&backend, &["running"]).await;
-    let without = new_task(&backend).await;
+    let base = new_task(&backend).await;
+    let wanted = task_with_webhook(&backend, &base, &["completed"]).await;
+    let only_running = task_with_webhook(&backend, &base, &["running"]).await;
+    let without = Task {
+        id: TaskId::generate(),
+        ..base.clone()
+    };
     backend.tasks.insert_task(&without).await.unwrap();
 
     let results = [
@@ -102,7 +107,8 @@ pub async fn a_stored_result_queues_a_completed_message_for_a_task_that_wants_it
 }
 
 pub async fn each_started_attempt_queues_one_running_message(backend: Backend) {
-    let task = task_with_webhook(&backend, &["running", "completed"]).await;
+    let base = new_task(&backend).await;
+    let task = task_with_webhook(&backend, &base, &["running", "completed"]).await;
 
     backend
         .results
@@ -145,7 +151,8 @@ pub async fn each_started_attempt_queues_one_running_message(backend: Backend) {
 }
 
 pub async fn a_claimed_message_is_not_claimed_again_until_its_lease_ends(backend: Backend) {
-    let task = task_with_webhook(&backend, &["completed"]).await;
+    let base = new_task(&backend).await;
+    let task = task_with_webhook(&backend, &base, &["completed"]).await;
     backend
         .results
         .insert_results(&[result_for(&task, 100)])
@@ -181,7 +188,8 @@ pub async fn a_claimed_message_is_not_claimed_again_until_its_lease_ends(backend
 }
 
 pub async fn attempts_are_logged_and_decide_what_follows(backend: Backend) {
-    let task = task_with_webhook(&backend, &["completed"]).await;
+    let base = new_task(&backend).await;
+    let task = task_with_webhook(&backend, &base, &["completed"]).await;
     backend
         .results
         .insert_results(&[result_for(&task, 100)])
@@ -259,7 +267,8 @@ pub async fn attempts_are_logged_and_decide_what_follows(backend: Backend) {
 }
 
 pub async fn a_given_up_message_is_failed_and_never_claimed_again(backend: Backend) {
-    let task = task_with_webhook(&backend, &["completed"]).await;
+    let base = new_task(&backend).await;
+    let task = task_with_webhook(&backend, &base, &["completed"]).await;
     backend
         .results
         .insert_results(&[result_for(&task, 100)])
@@ -334,9 +343,10 @@ pub async fn a_secret_is_created_once_and_replaced_on_rotation(backend: Backend)
 }
 
 pub async fn old_finished_logs_are_deleted_and_pending_messages_kept(backend: Backend) {
-    let finished = task_with_webhook(&backend, &["completed"]).await;
-    let pending = task_with_webhook(&backend, &["completed"]).await;
-    let recent = task_with_webhook(&backend, &["completed"]).await;
+    let base = new_task(&backend).await;
+    let finished = task_with_webhook(&backend, &base, &["completed"]).await;
+    let pending = task_with_webhook(&backend, &base, &["completed"]).await;
+    let recent = task_with_webhook(&backend, &base, &["completed"]).await;
     backend
         .results
         .insert_results(&[
@@ -373,8 +383,20 @@ pub async fn old_finished_logs_are_deleted_and_pending_messages_kept(backend: Ba
         .unwrap();
 
     assert_eq!(deleted, 1);
-    let log = |task: &Task| backend.webhooks.task_webhook_deliveries(&task.id);
-    assert!(log(&finished).await.unwrap().is_empty());
-    assert_eq!(log(&pending).await.unwrap().len(), 1);
-    assert_eq!(log(&recent).await.unwrap().len(), 1);
+    let logged = |task: &Task| task.id.clone();
+    let webhooks = &backend.webhooks;
+    assert!(
+        webhooks
+            .task_webhook_deliveries(&logged(&finished))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for kept in [&pending, &recent] {
+        let log = webhooks
+            .task_webhook_deliveries(&logged(kept))
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 1, "{log:?}");
+    }
 }
