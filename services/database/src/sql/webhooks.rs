@@ -150,7 +150,7 @@ impl<Store: WebhookDialect> WebhookStore for Store {
         let claim = claim_statement::<Store>(now, lease_until, limit);
         let mut claimed =
             fetch_records(self.writer(), claim, delivery_from_row::<Store::Database>).await?;
-        claimed.sort_by(|left, right| left.created_at.cmp(&right.created_at));
+        claimed.sort_by_key(|delivery| delivery.created_at);
         Ok(claimed)
     }
 
