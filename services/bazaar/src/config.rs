@@ -13,6 +13,8 @@ use bazaar_database::DatabaseLocation;
 use bazaar_gateway::GatewayConfig;
 use bazaar_queue::QueueLocation;
 use bazaar_sandbox::SandboxConfig;
+use bazaar_webhooks::targets::AllowedTarget;
+use bazaar_webhooks::{RetrySchedule, TargetPolicy, WebhooksConfig};
 use bazaar_worker::WorkerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -30,14 +32,18 @@ pub enum Target {
     Worker,
     /// The results service.
     Results,
+    /// The webhooks service: sends the messages of tasks' webhooks.
+    Webhooks,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    /// Every target, in the order `--help` and errors list them.
+    pub const ALL: [Target; 5] = [
         Target::All,
         Target::Gateway,
         Target::Worker,
         Target::Results,
+        Target::Webhooks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +52,7 @@ impl Target {
             Target::Gateway => "gateway",
             Target::Worker => "worker",
             Target::Results => "results",
+            Target::Webhooks => "webhooks",
         }
     }
 }
@@ -90,6 +97,7 @@ pub struct Config {
     pub results: ResultsSettings,
     pub sandbox: SandboxSettings,
     pub worker: WorkerSettings,
+    pub webhooks: WebhooksSettings,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
@@ -109,6 +117,7 @@ impl Default for Config {
             results: ResultsSettings::default(),
             sandbox: SandboxSettings::default(),
             worker: WorkerSettings::default(),
+            webhooks: WebhooksSettings::default(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
@@ -196,6 +205,7 @@ impl Config {
                 needs(self.queue.url.is_none(), "queue.url", "amqp://…")?;
                 needs(is_sqlite, "database.url", "postgres://…")
             }
+            Target::Webhooks => needs(is_sqlite, "database.url", "postgres://…"),
         }
     }
 }
@@ -400,6 +410,64 @@ impl Default for WorkerSettings {
     }
 }
 
+/// The webhooks service, and the targets a task's webhook may name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksSettings {
+    /// How long one attempt may take, connecting included, before it is cut off and
+    /// counted as failed, in milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts per message, the first included; then it is marked failed.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt, in milliseconds; each later wait is four
+    /// times the one before (by default 45 s, 3 min, 12 min, 48 min: about an hour).
+    pub first_retry_delay_ms: u64,
+    /// How often the outbox is looked at while nothing is due, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Attempts in flight at once per webhooks service.
+    pub concurrency: usize,
+    /// Targets allowed though they are loopback, private, link-local or otherwise not
+    /// public: addresses (`127.0.0.1`), networks (`10.0.0.0/8`) or host names
+    /// (`receiver.internal`, allowed whatever they resolve to). Checked at submission (by
+    /// the gateway) and at delivery (by the webhooks service); set it alike on both.
+    pub allowed_targets: Vec<AllowedTarget>,
+}
+
+impl Default for WebhooksSettings {
+    fn default() -> Self {
+        let webhooks = WebhooksConfig::default();
+        WebhooksSettings {
+            timeout_ms: millis(webhooks.timeout),
+            max_attempts: webhooks.schedule.max_attempts,
+            first_retry_delay_ms: millis(webhooks.schedule.first_retry_delay),
+            poll_interval_ms: millis(webhooks.poll_interval),
+            concurrency: webhooks.concurrency,
+            allowed_targets: Vec::new(),
+        }
+    }
+}
+
+impl WebhooksSettings {
+    /// The targets a webhook may name beside public addresses.
+    pub fn target_policy(&self) -> TargetPolicy {
+        TargetPolicy::new(self.allowed_targets.clone())
+    }
+
+    /// The webhooks service's settings.
+    pub fn to_webhooks_config(&self) -> WebhooksConfig {
+        WebhooksConfig {
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            schedule: RetrySchedule {
+                max_attempts: self.max_attempts.max(1),
+                first_retry_delay: Duration::from_millis(self.first_retry_delay_ms),
+            },
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(1)),
+            concurrency: self.concurrency.max(1),
+            allowed_targets: self.target_policy(),
+        }
+    }
+}
+
 /// Per-user limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -514,7 +582,10 @@ mod tests {
     #[test]
     fn an_unknown_target_lists_the_valid_ones() {
         let error = Target::from_str("everything").unwrap_err();
-        assert!(error.contains("all, gateway, worker, results"), "{error}");
+        assert!(
+            error.contains("all, gateway, worker, results, webhooks"),
+            "{error}"
+        );
         assert_eq!(Target::from_str("worker"), Ok(Target::Worker));
     }
 
@@ -632,6 +703,39 @@ mod tests {
             GatewayConfig::default().max_upload_bytes
         );
         assert_eq!(config.auth.token_ttl_hours, 720);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn webhook_targets_are_parsed_at_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "BAZAAR_WEBHOOKS__ALLOWED_TARGETS",
+                "[\"127.0.0.1\", \"10.0.0.0/8\", \"localhost\"]",
+            );
+            let config = load(None).map_err(|error| error.to_string())?;
+            let printed: Vec<String> = config
+                .webhooks
+                .allowed_targets
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(printed, ["127.0.0.1", "10.0.0.0/8", "localhost"]);
+            jail.set_env("BAZAAR_WEBHOOKS__ALLOWED_TARGETS", "[\"10.0.0.0/40\"]");
+            let error = format!("{:#}", load(None).unwrap_err());
+            assert!(error.contains("10.0.0.0/40"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_webhook_defaults_are_the_services_own() {
+        let settings = WebhooksSettings::default().to_webhooks_config();
+        let defaults = WebhooksConfig::default();
+        assert_eq!(settings.timeout, defaults.timeout);
+        assert_eq!(settings.schedule, defaults.schedule);
+        assert_eq!(settings.poll_interval, defaults.poll_interval);
+        assert_eq!(settings.concurrency, defaults.concurrency);
     }
 
     #[test]

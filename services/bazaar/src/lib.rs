@@ -152,7 +152,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
             ServiceKind::Gateway => app.http_address = service.address,
             ServiceKind::ResultsGrpc => app.grpc_address = service.address,
             ServiceKind::Operations => app.ops_address = service.address,
-            ServiceKind::Worker | ServiceKind::Results => {}
+            ServiceKind::Worker | ServiceKind::Results | ServiceKind::Webhooks => {}
         }
         if service.gateway.is_some() {
             app.gateway = service.gateway.clone();

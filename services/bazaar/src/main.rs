@@ -14,7 +14,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Arguments {
-    /// Which services to run: all, gateway, worker or results.
+    /// Which services to run: all, gateway, worker, results or webhooks.
     #[arg(long, value_parser = clap::builder::ValueParser::new(parse_target))]
     target: Option<Target>,
     /// Address of the REST API.
@@ -60,13 +60,14 @@ async fn main() -> anyhow::Result<()> {
 
 /// Runs the services until a shutdown signal (then stops them gracefully) or until one fails.
 async fn run(config: config::Config, exports_traces: bool) -> anyhow::Result<()> {
+    let target = config.target;
     let mut app = bazaar::start(config).await?;
     match (app.http_address_if_any(), app.grpc_address()) {
         (Some(http), _) => {
             println!("Bazaar is running: API at http://{http}/api/v1, docs at http://{http}/docs")
         }
         (None, Some(grpc)) => println!("Bazaar results service is running: gRPC at http://{grpc}"),
-        (None, None) => println!("Bazaar worker is running"),
+        (None, None) => println!("Bazaar {target} service is running"),
     }
     if let Some(ops) = app.ops_address() {
         println!("Operations endpoint at http://{ops} (/healthz, /readyz, /metrics)");

@@ -13,6 +13,7 @@ use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies};
 use bazaar_results::ResultsClient;
 use bazaar_results::grpc::GrpcResultsClient;
 use bazaar_telemetry::metrics::{self, Section};
+use bazaar_webhooks::Deliverer;
 use bazaar_worker::{Worker, WorkerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -34,6 +35,8 @@ pub enum ServiceKind {
     Results,
     /// The results service's gRPC server, for gateways in other processes.
     ResultsGrpc,
+    /// Sends the messages of tasks' webhooks from the database's outbox.
+    Webhooks,
     /// `/healthz`, `/readyz` and `/metrics` on `ops.listen`, for a process without a
     /// gateway.
     Operations,
@@ -50,6 +53,7 @@ impl Target {
                 ServiceKind::Gateway,
                 ServiceKind::Worker,
                 ServiceKind::Results,
+                ServiceKind::Webhooks,
             ],
             Target::Gateway => vec![ServiceKind::Gateway],
             Target::Worker => vec![ServiceKind::Worker, ServiceKind::Operations],
@@ -58,6 +62,7 @@ impl Target {
                 ServiceKind::ResultsGrpc,
                 ServiceKind::Operations,
             ],
+            Target::Webhooks => vec![ServiceKind::Webhooks, ServiceKind::Operations],
         }
     }
 }
@@ -70,6 +75,7 @@ impl ServiceKind {
             ServiceKind::Worker => "worker",
             ServiceKind::Results => "results",
             ServiceKind::ResultsGrpc => "results gRPC",
+            ServiceKind::Webhooks => "webhooks",
             ServiceKind::Operations => "operations endpoint",
         }
     }
@@ -97,6 +103,7 @@ impl ServiceKind {
                         accounts: database.accounts.clone(),
                         agents: database.agents.clone(),
                         tasks: database.tasks.clone(),
+                        webhooks: database.webhooks.clone(),
                         readiness: backends.readiness.clone(),
                         blobs: backends.blobs().await?,
                         queue: backends.queue().await?,
@@ -147,6 +154,15 @@ impl ServiceKind {
                 Ok(Prepared::new(Some(address), move |stop| {
                     bazaar_results::grpc::serve(results, listener, stop)
                 }))
+            }
+            ServiceKind::Webhooks => {
+                let database = backends.database().await?;
+                let deliverer = Arc::new(Deliverer::new(
+                    database.webhooks.clone(),
+                    database.results.clone(),
+                    config.webhooks.to_webhooks_config(),
+                )?);
+                Ok(Prepared::new(None, move |stop| deliverer.run(stop)))
             }
             ServiceKind::Operations => {
                 let listener = bind(config.ops.listen, "the operations endpoint").await?;
@@ -260,6 +276,7 @@ fn gateway_config(config: &Config) -> GatewayConfig {
         tasks_per_second_per_user: config.limits.tasks_per_second_per_user,
         task_burst: config.limits.task_burst,
         lookup_cache_ttl: Duration::from_millis(config.http.lookup_cache_ms),
+        webhook_targets: config.webhooks.target_policy(),
     }
 }
 
@@ -274,10 +291,11 @@ mod tests {
             [
                 ServiceKind::Gateway,
                 ServiceKind::Worker,
-                ServiceKind::Results
+                ServiceKind::Results,
+                ServiceKind::Webhooks,
             ]
         );
-        for target in [Target::Worker, Target::Results] {
+        for target in [Target::Worker, Target::Results, Target::Webhooks] {
             assert_eq!(
                 target.services().last(),
                 Some(&ServiceKind::Operations),

@@ -245,6 +245,7 @@ fn bench_stores(criterion: &mut Criterion, backend: &str, url: &str) {
                 input: std::sync::Arc::from(&b"{\"sixteen\":true}"[..]),
                 timeout_ms: 5_000,
                 created_at: Utc::now(),
+                webhook: None,
             };
             runtime
                 .block_on(stores.tasks.insert_task(&task))

@@ -1,5 +1,5 @@
-//! Bazaar's records: the database stores [`AccountStore`], [`AgentStore`], [`TaskStore`]
-//! and [`ResultStore`], and the migrations that shape them.
+//! Bazaar's records: the database stores [`AccountStore`], [`AgentStore`], [`TaskStore`],
+//! [`ResultStore`] and [`WebhookStore`], and the migrations that shape them.
 //!
 //! Each interface has one backend per deployment mode, chosen from configuration by a
 //! [`DatabaseLocation`]: SQLite in embedded mode, PostgreSQL in distributed mode. Services
@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use bazaar_domain::{
     Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
     Page, ResultFilter, Task, TaskId, TaskProgress, TaskResult, TaskStarted, UserId, Username,
+    WebhookAttempt, WebhookDelivery, WebhookSecret,
 };
 use chrono::{DateTime, Utc};
 
@@ -208,6 +209,75 @@ pub trait ResultStore: Send + Sync + 'static {
     async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError>;
 }
 
+/// Webhook secrets and deliveries.
+///
+/// Secrets are written by the gateway. Deliveries are inserted by the database itself, by
+/// triggers on `task_results` and `task_runs`, in the transaction that stores what they
+/// tell of; the webhooks service claims them, sends them and records each attempt.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// The user's signing secret; `None` while they have none.
+    async fn webhook_secret(&self, owner: &UserId) -> Result<Option<WebhookSecret>, StoreError>;
+
+    /// Makes `secret` the user's unless they have one already; returns the one that holds.
+    async fn create_webhook_secret(
+        &self,
+        owner: &UserId,
+        secret: &WebhookSecret,
+    ) -> Result<WebhookSecret, StoreError>;
+
+    /// Makes `secret` the user's, replacing any they had: messages sent from now on are
+    /// signed with it, retries of earlier ones included.
+    async fn replace_webhook_secret(
+        &self,
+        owner: &UserId,
+        secret: &WebhookSecret,
+    ) -> Result<(), StoreError>;
+
+    /// A task's messages, oldest first, each with its attempts in order.
+    async fn task_webhook_deliveries(
+        &self,
+        task_id: &TaskId,
+    ) -> Result<Vec<(WebhookDelivery, Vec<WebhookAttempt>)>, StoreError>;
+
+    /// Claims up to `limit` pending messages due by `now`, the longest due first: each
+    /// claimed one is not due again before `lease_until`, so that another deliverer leaves it
+    /// alone while this one sends it, and takes it over if this one dies.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Records an attempt at a message and what follows from it, in one transaction. The
+    /// first `payload` given is kept, later ones ignored; `None` keeps none (the body could
+    /// not be built).
+    async fn record_webhook_attempt(
+        &self,
+        delivery_id: &str,
+        payload: Option<&str>,
+        attempt: &WebhookAttempt,
+        consequence: AttemptConsequence,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the finished (delivered or failed) messages created before `cutoff`, with
+    /// their attempts; pending ones stay, since they are still owed. Returns how many
+    /// messages were deleted. For a retention job.
+    async fn delete_webhook_logs_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// What follows from an attempt at a webhook message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptConsequence {
+    /// The receiver took it: the message is delivered.
+    Delivered,
+    /// It failed; try again at this time.
+    RetryAt(DateTime<Utc>),
+    /// It failed and will not be tried again.
+    GiveUp,
+}
+
 /// What [`ResultStore::watch_results`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultsStored {
@@ -268,6 +338,9 @@ pub struct DatabaseStores {
     /// The results service's, its only writer; the gateway reads results through that
     /// service, never here.
     pub results: std::sync::Arc<dyn ResultStore>,
+    /// The gateway's (secrets, the delivery log) and the webhooks service's (claims and
+    /// attempts); the messages themselves are inserted by the database's triggers.
+    pub webhooks: std::sync::Arc<dyn WebhookStore>,
     /// Probed as the process's `database` dependency, whichever services use it.
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
@@ -281,7 +354,7 @@ impl std::fmt::Debug for DatabaseStores {
 impl DatabaseStores {
     fn from_backend<B>(backend: B) -> Self
     where
-        B: AccountStore + AgentStore + TaskStore + ResultStore + HealthCheck,
+        B: AccountStore + AgentStore + TaskStore + ResultStore + WebhookStore + HealthCheck,
     {
         let backend = std::sync::Arc::new(backend);
         DatabaseStores {
@@ -289,6 +362,7 @@ impl DatabaseStores {
             agents: backend.clone(),
             tasks: backend.clone(),
             results: backend.clone(),
+            webhooks: backend.clone(),
             health: backend,
         }
     }

@@ -13,6 +13,7 @@ mod messages;
 mod records;
 mod secret;
 mod values;
+mod webhooks;
 
 pub use error::{ErrorCode, ParseError};
 pub use ids::{AgentId, TaskId, UserId};
@@ -28,4 +29,8 @@ pub use secret::{REDACTED, SecretUrl};
 pub use serde as __serde;
 pub use values::{
     AgentName, Capabilities, Capability, IdempotencyKey, Password, Price, Sha256, Username, Version,
+};
+pub use webhooks::{
+    DeliveryStatus, MAX_WEBHOOK_URL_LENGTH, WebhookAttempt, WebhookDelivery, WebhookEvent,
+    WebhookSecret, WebhookSubscription,
 };

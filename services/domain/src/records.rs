@@ -197,6 +197,8 @@ pub struct Task {
     pub timeout_ms: i64,
     /// When the gateway accepted the task (UTC).
     pub created_at: DateTime<Utc>,
+    /// Where to tell of the task's events, if its owner asked.
+    pub webhook: Option<crate::WebhookSubscription>,
 }
 
 /// An `Idempotency-Key` claimed by a submission: the key names the task the submission

@@ -21,6 +21,8 @@ use crate::extract::Json;
         crate::tasks::execute_task, crate::tasks::submit_task, crate::tasks::task_status,
         crate::tasks::task_result, crate::tasks::list_results, crate::lifecycle::cancel_task,
         crate::lifecycle::task_events,
+        crate::webhooks::task_deliveries, crate::webhooks::get_secret,
+        crate::webhooks::rotate_secret,
         crate::healthz, crate::readyz, crate::telemetry::metrics_text,
     ),
     modifiers(&BearerAuth),
@@ -28,6 +30,7 @@ use crate::extract::Json;
         (name = "auth", description = "Accounts and bearer tokens"),
         (name = "agents", description = "The marketplace"),
         (name = "tasks", description = "Running agents and reading results"),
+        (name = "webhooks", description = "Signed notifications of task events (Standard Webhooks): the signing secret and each task's delivery log"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
@@ -75,6 +78,9 @@ mod tests {
             "/api/v1/tasks/{id}",
             "/api/v1/tasks/{id}/results",
             "/api/v1/tasks/results",
+            "/api/v1/tasks/{id}/webhook-deliveries",
+            "/api/v1/me/webhook-secret",
+            "/api/v1/me/webhook-secret/rotate",
             "/healthz",
             "/readyz",
             "/metrics",

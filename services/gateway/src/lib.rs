@@ -23,6 +23,7 @@ mod state;
 mod tasks;
 mod telemetry;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -69,6 +70,12 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}/results", get(tasks::task_result))
         .route("/tasks/{id}/cancel", post(lifecycle::cancel_task))
         .route("/tasks/{id}/events", get(lifecycle::task_events))
+        .route(
+            "/tasks/{id}/webhook-deliveries",
+            get(webhooks::task_deliveries),
+        )
+        .route("/me/webhook-secret", get(webhooks::get_secret))
+        .route("/me/webhook-secret/rotate", post(webhooks::rotate_secret))
         .route("/openapi.json", get(docs::openapi_json))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json_limit));

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_blobs::BlobStore;
-use bazaar_database::{AccountStore, AgentStore, TaskStore};
+use bazaar_database::{AccountStore, AgentStore, TaskStore, WebhookStore};
 use bazaar_domain::{Agent, AgentId, UserId};
 use bazaar_queue::TaskQueue;
 use bazaar_results::ResultsClient;
 use bazaar_sandbox::Sandbox;
 use bazaar_telemetry::Readiness;
+use bazaar_webhooks::TargetPolicy;
 
 use crate::cache::TtlCache;
 use crate::rate_limit::RateLimiter;
@@ -39,6 +40,9 @@ pub struct GatewayConfig {
     /// again; a change made through another gateway replica takes this long to be seen here.
     /// Zero turns the cache off.
     pub lookup_cache_ttl: Duration,
+    /// Which webhook targets a task may name beside public addresses (none by default):
+    /// the same list the webhooks service enforces when it sends.
+    pub webhook_targets: TargetPolicy,
 }
 
 impl Default for GatewayConfig {
@@ -53,6 +57,7 @@ impl Default for GatewayConfig {
             tasks_per_second_per_user: 0.0,
             task_burst: 100,
             lookup_cache_ttl: Duration::from_secs(2),
+            webhook_targets: TargetPolicy::default(),
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct Inner {
     pub accounts: Arc<dyn AccountStore>,
     pub agents: Arc<dyn AgentStore>,
     pub tasks: Arc<dyn TaskStore>,
+    /// Users' webhook secrets, and the delivery log of their tasks' webhooks.
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The process's readiness: what `/readyz` checks, and whether it is shutting down.
     pub readiness: Readiness,
     pub blobs: Arc<dyn BlobStore>,
@@ -101,6 +108,8 @@ pub struct GatewayDependencies {
     pub agents: Arc<dyn AgentStore>,
     /// Accepted tasks, so that a task can be found before its result exists.
     pub tasks: Arc<dyn TaskStore>,
+    /// Users' webhook secrets (the gateway writes them) and the delivery log (it reads it).
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The process's readiness: what `/readyz` checks, and whether it is shutting down.
     pub readiness: Readiness,
     /// Where uploaded binaries are put, under their SHA-256, for workers to fetch.
@@ -125,6 +134,7 @@ impl AppState {
                 accounts: dependencies.accounts,
                 agents: dependencies.agents,
                 tasks: dependencies.tasks,
+                webhooks: dependencies.webhooks,
                 readiness: dependencies.readiness,
                 blobs: dependencies.blobs,
                 queue: dependencies.queue,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bazaar_domain::{
     AgentStatus, ErrorCode, IdempotencyClaim, IdempotencyKey, ResultFilter, ResultStatus, Sha256,
-    Task, TaskId, TaskMessage,
+    Task, TaskId, TaskMessage, WebhookEvent, WebhookSubscription,
 };
 use chrono::{TimeDelta, Utc};
 use serde::Deserialize;
@@ -40,6 +40,28 @@ pub struct TaskRequest {
     pub input_base64: Option<String>,
     /// Wall-clock limit of the run; the server's default when absent, at most its maximum.
     pub timeout_ms: Option<u64>,
+    /// Where to be told of the task's events; see `GET /me/webhook-secret` for the key that
+    /// signs them.
+    pub webhook: Option<WebhookRequest>,
+}
+
+/// A task's webhook: each event named is posted to `url` as JSON, signed as the Standard
+/// Webhooks specification says (`webhook-id`, `webhook-timestamp`, `webhook-signature`)
+/// with the owner's secret, and retried with exponential backoff until the receiver
+/// answers 2xx (or 410 Gone, which stops it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// An `http` or `https` URL of at most 2048 characters, without credentials. Loopback,
+    /// private, link-local (cloud metadata) and other non-public addresses are refused, as
+    /// is a host that resolves to one, unless the operator allows them
+    /// (`webhooks.allowed_targets`).
+    #[schema(example = "https://example.com/bazaar-events", max_length = 2048)]
+    pub url: String,
+    /// One or both of `completed` (the task finished, whatever its status) and `running`
+    /// (an attempt started), each at most once.
+    #[schema(value_type = Vec<WebhookEvent>, min_items = 1, max_items = 2, example = json!(["completed"]))]
+    pub events: Vec<String>,
 }
 
 /// How long an `Idempotency-Key` names the task its first request created.
@@ -77,9 +99,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
 
 /// What a request asks for, as a digest: a retry under the same key must ask for the same.
 fn request_hash(endpoint: &str, request: &TaskRequest) -> Sha256 {
+    let webhook = request
+        .webhook
+        .as_ref()
+        .map(|webhook| (&webhook.url, &webhook.events));
     let mut described = format!(
-        "{endpoint}\n{}\n{:?}\n{:?}\n",
-        request.agent_id, request.timeout_ms, request.input_base64
+        "{endpoint}\n{}\n{:?}\n{:?}\n{:?}\n",
+        request.agent_id, request.timeout_ms, request.input_base64, webhook
     )
     .into_bytes();
     described.extend_from_slice(request.input.as_bytes());
@@ -143,6 +169,10 @@ async fn submit(
         }
         Some(milliseconds) => Duration::from_millis(milliseconds),
     };
+    let webhook = match request.webhook {
+        None => None,
+        Some(webhook) => Some(checked_webhook(state, webhook).await?),
+    };
     let task = Task {
         id: task_id,
         agent_id,
@@ -151,6 +181,7 @@ async fn submit(
         input: Arc::from(input),
         timeout_ms: timeout.as_millis() as i64,
         created_at: Utc::now(),
+        webhook,
     };
     // A retry is answered before the rate limit and the agent's state are looked at: it
     // asks for nothing new, and its first request was accepted.
@@ -216,6 +247,10 @@ async fn record_and_queue(
             format!("agent {agent_id} is inactive and takes no new tasks"),
         ));
     }
+    if task.webhook.is_some() {
+        // Its messages are signed with its owner's secret: make sure there is one.
+        crate::webhooks::owner_secret(state, &task.owner).await?;
+    }
     state.tasks.insert_task(task).await?;
     let message = TaskMessage {
         task_id: task.id.clone(),
@@ -243,6 +278,22 @@ async fn record_and_queue(
     }
     tracing::debug!(task_id = %task.id, agent_id = %task.agent_id, "task queued");
     Ok(())
+}
+
+/// A task's webhook, parsed and checked against the targets the operator allows; 422 with
+/// the field and the reason otherwise.
+async fn checked_webhook(
+    state: &AppState,
+    webhook: WebhookRequest,
+) -> Result<WebhookSubscription, ApiError> {
+    let subscription = WebhookSubscription::parse(&webhook.url, &webhook.events)?;
+    state
+        .config
+        .webhook_targets
+        .check_url(subscription.url())
+        .await
+        .map_err(|refused| ApiError::unprocessable(refused.to_string()))?;
+    Ok(subscription)
 }
 
 /// The bytes a task sends to its agent's stdin: the text input, or the decoded base64 one.
@@ -326,7 +377,7 @@ async fn release(state: &AppState, claim: Option<&IdempotencyClaim>) {
         (status = 404, description = "No such agent", body = ErrorBody),
         (status = 409, description = "The agent is inactive, or a request with the same Idempotency-Key is still being processed", body = ErrorBody),
         (status = 413, description = "The input is too large", body = ErrorBody),
-        (status = 422, description = "Invalid timeout or agent id, or an Idempotency-Key already used for a different request", body = ErrorBody),
+        (status = 422, description = "Invalid timeout, agent id or webhook (a malformed URL, events not `completed`/`running` or named twice, or a target that is or resolves to a refused address), or an Idempotency-Key already used for a different request", body = ErrorBody),
         (status = 429, description = "Too many tasks", body = ErrorBody),
         (status = 503, description = "The queue is full or unavailable", body = ErrorBody),
     )
@@ -442,7 +493,7 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
         (status = 404, description = "No such agent", body = ErrorBody),
         (status = 409, description = "The agent is inactive, or a request with the same Idempotency-Key is still being processed", body = ErrorBody),
         (status = 413, description = "The input is too large", body = ErrorBody),
-        (status = 422, description = "Invalid timeout or agent id, or an Idempotency-Key already used for a different request", body = ErrorBody),
+        (status = 422, description = "Invalid timeout, agent id or webhook (a malformed URL, events not `completed`/`running` or named twice, or a target that is or resolves to a refused address), or an Idempotency-Key already used for a different request", body = ErrorBody),
         (status = 429, description = "Too many tasks", body = ErrorBody),
         (status = 503, description = "The queue is full or unavailable", body = ErrorBody),
     )

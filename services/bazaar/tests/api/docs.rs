@@ -135,6 +135,9 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("get", "/tasks/{}"),
         ("get", "/tasks/{}/results"),
         ("get", "/tasks/results"),
+        ("get", "/tasks/{}/webhook-deliveries"),
+        ("get", "/me/webhook-secret"),
+        ("post", "/me/webhook-secret/rotate"),
     ];
     for (method, path) in expected {
         let item = described

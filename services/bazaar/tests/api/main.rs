@@ -13,3 +13,4 @@ mod listing;
 mod sandbox_via_api;
 mod stats;
 mod tasks;
+mod webhooks;

@@ -229,6 +229,13 @@ impl Cluster {
         self.wait_for_port(grpc_port).await;
     }
 
+    /// Starts a webhooks service (`--target webhooks`) on the cluster's database.
+    pub async fn start_webhooks(&mut self) {
+        let (webhooks, ops) = self.spawn("webhooks");
+        self.processes.push(("webhooks".to_owned(), webhooks));
+        self.wait_for_port(ops.port()).await;
+    }
+
     /// SIGKILLs worker `index`: no shutdown, no acknowledgement.
     pub fn kill_worker(&mut self, index: usize) {
         let mut worker = self.workers[index].take().expect("the worker is running");

@@ -8,6 +8,7 @@ mod collector;
 mod harness;
 mod shutdown;
 mod telemetry;
+mod webhooks;
 
 use std::time::Duration;
 

@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
 
 use crate::StoreError;
-use crate::sql::{Dialect, SqlStore, TaskDialect};
+use crate::sql::{Dialect, SqlStore, TaskDialect, WebhookDialect};
 
 /// Every store of distributed mode, in one PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -69,6 +69,11 @@ impl SqlStore for PostgresStore {
 
 /// Concurrent inserts are PostgreSQL's everyday work: each task goes in as it comes.
 impl TaskDialect for PostgresStore {}
+
+/// Several webhook deliverers may claim at once: each skips the rows another is claiming.
+impl WebhookDialect for PostgresStore {
+    const CLAIM_LOCK: &'static str = " for update skip locked";
+}
 
 impl Dialect for Postgres {
     type Timestamp = DateTime<Utc>;

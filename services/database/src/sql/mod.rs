@@ -17,6 +17,7 @@ mod search;
 mod statement;
 mod stats;
 mod tasks;
+mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,6 +31,7 @@ pub(crate) use rows::{StoredRow, agent_from_row};
 pub(crate) use search::Search;
 pub(crate) use statement::{Runs, Statement, fetch_record, fetch_records};
 pub(crate) use tasks::{TaskDialect, insert_tasks};
+pub(crate) use webhooks::WebhookDialect;
 
 /// What a database does its own way underneath every statement. Implemented for
 /// `sqlx::Sqlite` and `sqlx::Postgres`.

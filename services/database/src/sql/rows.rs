@@ -5,9 +5,10 @@
 
 use anyhow::Context;
 use bazaar_domain::{
-    Agent, AgentId, AgentName, AgentStatus, Capabilities, IdempotencyClaim, IdempotencyKey,
-    ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun, UserId, Username,
-    Version,
+    Agent, AgentId, AgentName, AgentStatus, Capabilities, DeliveryStatus, IdempotencyClaim,
+    IdempotencyKey, ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun,
+    UserId, Username, Version, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSecret,
+    WebhookSubscription,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -22,6 +23,7 @@ pub(crate) trait StoredRow: Row {
     fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
     fn integer(&self, column: &str) -> Result<i64, StoreError>;
     fn small_integer(&self, column: &str) -> Result<i32, StoreError>;
+    fn optional_small_integer(&self, column: &str) -> Result<Option<i32>, StoreError>;
     fn real(&self, column: &str) -> Result<f64, StoreError>;
     fn flag(&self, column: &str) -> Result<bool, StoreError>;
     fn bytes(&self, column: &str) -> Result<Vec<u8>, StoreError>;
@@ -57,6 +59,10 @@ where
     }
 
     fn small_integer(&self, column: &str) -> Result<i32, StoreError> {
+        self.decoded(column)
+    }
+
+    fn optional_small_integer(&self, column: &str) -> Result<Option<i32>, StoreError> {
         self.decoded(column)
     }
 
@@ -138,7 +144,21 @@ pub(crate) fn task_from_row<D: Dialect>(row: &D::Row) -> Result<Task, StoreError
         input: row.bytes("input")?.into(),
         timeout_ms: row.integer("timeout_ms")?,
         created_at: time::<D>(row, "created_at")?,
+        webhook: webhook_from_row(row)?,
     })
+}
+
+/// A task's webhook subscription, from its `webhook_url` and `webhook_events` columns.
+fn webhook_from_row(row: &impl StoredRow) -> Result<Option<WebhookSubscription>, StoreError> {
+    let (Some(url), Some(events)) = (
+        row.optional_text("webhook_url")?,
+        row.optional_text("webhook_events")?,
+    ) else {
+        return Ok(None);
+    };
+    let subscription = WebhookSubscription::from_stored(&url, &events)
+        .context("corrupt row: `webhook_url` or `webhook_events`")?;
+    Ok(Some(subscription))
 }
 
 pub(crate) fn claim_from_row<D: Dialect>(row: &D::Row) -> Result<IdempotencyClaim, StoreError> {
@@ -199,5 +219,55 @@ pub(crate) fn run_from_row<D: Dialect>(row: &D::Row) -> Result<TaskRun, StoreErr
         started_at: optional_time::<D>(row, "started_at")?,
         attempts: u32::try_from(row.small_integer("attempts")?).unwrap_or(0),
         cancel_requested_at: optional_time::<D>(row, "cancel_requested_at")?,
+    })
+}
+
+/// A message to a webhook, from a row of `webhook_deliveries`.
+pub(crate) fn delivery_from_row<D: Dialect>(row: &D::Row) -> Result<WebhookDelivery, StoreError> {
+    let count = |value: i32| u32::try_from(value).unwrap_or(0);
+    let status_code = |value: i32| u16::try_from(value).ok();
+    Ok(WebhookDelivery {
+        id: row.text("id")?.to_owned(),
+        task_id: parsed(row, "task_id", TaskId::parse)?,
+        agent_id: parsed(row, "agent_id", AgentId::parse)?,
+        owner: parsed(row, "user_id", UserId::parse)?,
+        event: parsed(row, "event", WebhookEvent::parse)?,
+        url: row.text("url")?.to_owned(),
+        run_attempt: row.optional_small_integer("run_attempt")?.map(count),
+        occurred_at: time::<D>(row, "occurred_at")?,
+        payload: row.optional_text("payload")?,
+        status: parsed(row, "status", DeliveryStatus::parse)?,
+        attempts: count(row.small_integer("attempts")?),
+        next_attempt_at: time::<D>(row, "next_attempt_at")?,
+        last_status_code: row
+            .optional_small_integer("last_status_code")?
+            .and_then(status_code),
+        last_error: row.optional_text("last_error")?,
+        created_at: time::<D>(row, "created_at")?,
+        delivered_at: optional_time::<D>(row, "delivered_at")?,
+    })
+}
+
+/// One attempt at a delivery and the delivery's id, from a row of `webhook_attempts`.
+pub(crate) fn attempt_from_row<D: Dialect>(
+    row: &D::Row,
+) -> Result<(String, WebhookAttempt), StoreError> {
+    let attempt = WebhookAttempt {
+        attempt: u32::try_from(row.small_integer("attempt")?).unwrap_or(0),
+        at: time::<D>(row, "attempted_at")?,
+        status_code: row
+            .optional_small_integer("status_code")?
+            .and_then(|code| u16::try_from(code).ok()),
+        error: row.optional_text("error")?,
+        duration_ms: row.integer("duration_ms")?,
+    };
+    Ok((row.text("delivery_id")?.to_owned(), attempt))
+}
+
+/// A user's signing secret, from a row of `webhook_secrets`.
+pub(crate) fn secret_from_row<D: Dialect>(row: &D::Row) -> Result<WebhookSecret, StoreError> {
+    Ok(WebhookSecret {
+        secret: row.text("secret")?.to_owned(),
+        created_at: time::<D>(row, "created_at")?,
     })
 }

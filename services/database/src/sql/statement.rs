@@ -29,6 +29,36 @@ pub(crate) enum Parameter<'a> {
     Real(f64),
     Time(DateTime<Utc>),
     Bytes(&'a [u8]),
+    /// Text or SQL `null`.
+    OptionalText(Option<Cow<'a, str>>),
+    /// An integer or SQL `null`.
+    OptionalInteger(Option<i64>),
+    /// A point in time or SQL `null`.
+    OptionalTime(Option<DateTime<Utc>>),
+}
+
+impl<'a> From<Option<&'a str>> for Parameter<'a> {
+    fn from(text: Option<&'a str>) -> Self {
+        Parameter::OptionalText(text.map(Cow::Borrowed))
+    }
+}
+
+impl From<Option<String>> for Parameter<'_> {
+    fn from(text: Option<String>) -> Self {
+        Parameter::OptionalText(text.map(Cow::Owned))
+    }
+}
+
+impl From<Option<i64>> for Parameter<'_> {
+    fn from(integer: Option<i64>) -> Self {
+        Parameter::OptionalInteger(integer)
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Parameter<'_> {
+    fn from(time: Option<DateTime<Utc>>) -> Self {
+        Parameter::OptionalTime(time)
+    }
 }
 
 impl<'a> From<&'a [u8]> for Parameter<'a> {
@@ -146,6 +176,12 @@ pub(crate) trait Runs: Dialect {
         statement: Statement<'a>,
     ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send + 'a;
 
+    /// Runs statements that return no rows in one transaction: all of them or none.
+    fn execute_together<'a>(
+        pool: &'a Pool<Self>,
+        statements: Vec<Statement<'a>>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
+
     /// The number in the first column of the one row a `select count(*) …` returns.
     fn fetch_count<'a>(
         pool: &'a Pool<Self>,
@@ -162,6 +198,9 @@ where
     for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
     for<'q> f64: Encode<'q, D> + Type<D>,
     for<'q> &'q [u8]: Encode<'q, D> + Type<D>,
+    for<'q> Option<&'q str>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<D::Timestamp>: Encode<'q, D>,
     usize: ColumnIndex<D::Row>,
 {
     fn query<'s>(statement: &'s Statement<'_>) -> Query<'s, D, D::Arguments<'s>> {
@@ -175,6 +214,9 @@ where
                 Parameter::Real(real) => query.bind(*real),
                 Parameter::Time(time) => query.bind(D::store_time(*time)),
                 Parameter::Bytes(bytes) => query.bind(*bytes),
+                Parameter::OptionalText(text) => query.bind(text.as_deref()),
+                Parameter::OptionalInteger(integer) => query.bind(*integer),
+                Parameter::OptionalTime(time) => query.bind(time.map(D::store_time)),
             })
     }
 
@@ -184,6 +226,20 @@ where
             .await
             .map_err(store_error::<D>)?;
         Ok(D::rows_affected(&result))
+    }
+
+    async fn execute_together<'a>(
+        pool: &'a Pool<D>,
+        statements: Vec<Statement<'a>>,
+    ) -> Result<(), StoreError> {
+        let mut transaction = pool.begin().await.map_err(store_error::<D>)?;
+        for statement in &statements {
+            D::query(statement)
+                .execute(&mut *transaction)
+                .await
+                .map_err(store_error::<D>)?;
+        }
+        transaction.commit().await.map_err(store_error::<D>)
     }
 
     async fn fetch_optional<'a>(

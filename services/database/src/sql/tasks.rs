@@ -11,7 +11,7 @@ use super::{Runs, SqlStore, Statement, fetch_record};
 use crate::{StoreError, TaskStore};
 
 const SELECT_TASK: &str = "select id, agent_id, user_id, input_size, input, timeout_ms, \
-    created_at from tasks where id = $1";
+    created_at, webhook_url, webhook_events from tasks where id = $1";
 
 const DELETE_TASK: &str = "delete from tasks where id = $1";
 
@@ -45,8 +45,8 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
     tasks: impl IntoIterator<Item = &'a Task>,
 ) -> Result<(), StoreError> {
     let mut insert = Statement::new(
-        "insert into tasks (id, agent_id, user_id, input_size, input, timeout_ms, created_at) \
-         values ",
+        "insert into tasks (id, agent_id, user_id, input_size, input, timeout_ms, created_at, \
+         webhook_url, webhook_events) values ",
     );
     for (index, task) in tasks.into_iter().enumerate() {
         if index > 0 {
@@ -60,6 +60,14 @@ pub(crate) async fn insert_tasks<'a, D: Runs>(
             task.input.as_ref().into(),
             task.timeout_ms.into(),
             task.created_at.into(),
+            task.webhook
+                .as_ref()
+                .map(|webhook| webhook.url().as_str())
+                .into(),
+            task.webhook
+                .as_ref()
+                .map(|webhook| webhook.events_text())
+                .into(),
         ]);
     }
     D::execute(writer, insert).await?;

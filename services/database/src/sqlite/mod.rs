@@ -24,7 +24,7 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::StoreError;
-use crate::sql::{Dialect, SqlStore};
+use crate::sql::{Dialect, SqlStore, WebhookDialect};
 
 /// Every store of embedded mode, in one SQLite file.
 #[derive(Debug, Clone)]
@@ -80,6 +80,11 @@ impl SqlStore for SqliteStore {
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
+}
+
+/// One process writes, through one connection: a claim needs no lock of its own.
+impl WebhookDialect for SqliteStore {
+    const CLAIM_LOCK: &'static str = "";
 }
 
 impl Dialect for Sqlite {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bazaar_database::{
     AccountStore, AgentStore, HealthCheck, PostgresStore, ResultStore, SqliteStore, TaskStore,
+    WebhookStore,
 };
 use bazaar_domain::AgentId;
 use bazaar_test_support::throwaway_postgres_database;
@@ -19,6 +20,7 @@ pub struct Backend {
     pub agents: Arc<dyn AgentStore>,
     pub tasks: Arc<dyn TaskStore>,
     pub results: Arc<dyn ResultStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub health: Arc<dyn HealthCheck>,
     pub seeding: Arc<dyn Seeding>,
     // Dropped last: whatever holds the database (a temporary directory, a throwaway database).
@@ -48,6 +50,7 @@ pub async fn sqlite() -> Option<Backend> {
         agents: store.clone(),
         tasks: store.clone(),
         results: store.clone(),
+        webhooks: store.clone(),
         health: store,
         seeding: Arc::new(seeding),
         _storage: Box::new(directory),
@@ -95,6 +98,7 @@ pub async fn postgres() -> Option<Backend> {
         agents: store.clone(),
         tasks: store.clone(),
         results: store.clone(),
+        webhooks: store.clone(),
         health: store,
         seeding: Arc::new(seeding),
         _storage: Box::new(database),

@@ -21,6 +21,7 @@ mod results;
 mod runs;
 mod search;
 mod tasks;
+mod webhooks;
 
 use bazaar_test_support::contract_tests;
 
@@ -95,6 +96,7 @@ macro_rules! store_contract_tests {
                 a_deleted_task_is_gone_and_other_tasks_stay,
                 deleting_an_unknown_task_is_not_an_error,
                 a_task_time_keeps_its_microseconds,
+                a_task_keeps_its_webhook,
                 a_task_keeps_its_input_byte_for_byte,
                 a_free_idempotency_key_is_claimed_and_then_names_its_task,
                 the_same_key_of_another_user_is_a_claim_of_its_own,
@@ -129,6 +131,15 @@ macro_rules! store_contract_tests {
                 a_later_attempt_counts_and_a_late_announcement_of_an_earlier_one_changes_nothing,
                 a_cancellation_is_recorded_once_and_reported_for_a_later_start,
                 progress_carries_the_stored_result_and_canceled_results_count_apart,
+            }
+            webhooks {
+                a_stored_result_queues_a_completed_message_for_a_task_that_wants_it,
+                each_started_attempt_queues_one_running_message,
+                a_claimed_message_is_not_claimed_again_until_its_lease_ends,
+                attempts_are_logged_and_decide_what_follows,
+                a_given_up_message_is_failed_and_never_claimed_again,
+                a_secret_is_created_once_and_replaced_on_rotation,
+                old_finished_logs_are_deleted_and_pending_messages_kept,
             }
             health {
                 a_fresh_store_is_healthy,

@@ -1,6 +1,8 @@
 //! `TaskStore`: submitted tasks.
 
-use bazaar_domain::{IdempotencyClaim, IdempotencyKey, Sha256, Task, TaskId, UserId};
+use bazaar_domain::{
+    IdempotencyClaim, IdempotencyKey, Sha256, Task, TaskId, UserId, WebhookSubscription,
+};
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use crate::backends::Backend;
 use crate::fixtures::{at, create_user, publish_named};
 
 /// A task of a fresh user for a fresh agent.
-async fn new_task(backend: &Backend) -> Task {
+pub(crate) async fn new_task(backend: &Backend) -> Task {
     let owner = create_user(backend, "ada").await;
     let agent = publish_named(backend, &owner, "json-format").await;
     Task {
@@ -21,6 +23,7 @@ async fn new_task(backend: &Backend) -> Task {
         input: Arc::from(&b"\x1f\x8b\0\xff\xfe{\"a\":"[..]),
         timeout_ms: 30_000,
         created_at: at(42),
+        webhook: None,
     }
 }
 
@@ -78,6 +81,23 @@ pub async fn a_task_keeps_its_input_byte_for_byte(backend: Backend) {
 
     let read = backend.tasks.get_task(&task.id).await.unwrap().unwrap();
     assert_eq!(read.input, task.input);
+}
+
+pub async fn a_task_keeps_its_webhook(backend: Backend) {
+    let webhook = WebhookSubscription::parse(
+        "https://example.com/hooks?from=bazaar",
+        &["running".to_owned(), "completed".to_owned()],
+    )
+    .unwrap();
+    let task = Task {
+        webhook: Some(webhook),
+        ..new_task(&backend).await
+    };
+
+    backend.tasks.insert_task(&task).await.unwrap();
+
+    let read = backend.tasks.get_task(&task.id).await.unwrap().unwrap();
+    assert_eq!(read.webhook, task.webhook);
 }
 
 pub async fn a_task_time_keeps_its_microseconds(backend: Backend) {
