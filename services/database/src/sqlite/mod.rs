@@ -24,7 +24,7 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::StoreError;
-use crate::sql::{Dialect, SqlStore};
+use crate::sql::{Dialect, RetentionDialect, SqlStore};
 
 /// Every store of embedded mode, in one SQLite file.
 #[derive(Debug, Clone)]
@@ -79,6 +79,16 @@ impl SqlStore for SqliteStore {
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+}
+
+/// One process uses an embedded database: a retention run has nobody to keep out.
+#[async_trait::async_trait]
+impl RetentionDialect for SqliteStore {
+    type Lock = ();
+
+    async fn lock_retention(&self) -> Result<Option<()>, StoreError> {
+        Ok(Some(()))
     }
 }
 
