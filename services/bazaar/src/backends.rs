@@ -129,9 +129,11 @@ impl Backends {
         self.results
             .get_or_try_init(|| async {
                 let database = self.database().await?;
-                Ok(ResultsService::new(
+                Ok(ResultsService::with_retention(
                     database.results.clone(),
                     ResultsConfig::default(),
+                    database.retention.clone(),
+                    self.config.results.to_retention_config(),
                 ))
             })
             .await

@@ -18,6 +18,7 @@ mod docs;
 mod error;
 mod extract;
 mod rate_limit;
+mod resume;
 mod state;
 mod tasks;
 mod telemetry;
@@ -32,6 +33,7 @@ use serde::Serialize;
 
 pub use agents::{AgentMetadata, publish_agent};
 pub use error::{ApiError, ErrorBody};
+pub use resume::{Resumed, resume_unfinished_tasks};
 pub use state::{AppState, GatewayConfig, GatewayDependencies};
 
 use crate::extract::Json;

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod grpc;
+pub mod retention;
 
 use anyhow::Context;
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bazaar_database::{ResultStore, ResultsStored, StoreError};
+use bazaar_database::{ResultStore, ResultsStored, RetentionStore, StoreError};
 use bazaar_domain::{
     AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskMessage,
     TaskResult, UserId,
@@ -30,6 +31,8 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+pub use retention::RetentionConfig;
 
 /// A results request failed. Whichever way the results service is reached, the failure
 /// keeps its [`ErrorCode`]: a remote service's gRPC status is mapped back to the code it
@@ -119,6 +122,8 @@ pub struct ResultsService {
     store: Arc<dyn ResultStore>,
     waiters: Arc<Waiters>,
     config: ResultsConfig,
+    /// The retention job [`run`](Self::run) runs beside consuming, if any.
+    retention: Option<(Arc<dyn RetentionStore>, RetentionConfig)>,
 }
 
 impl std::fmt::Debug for ResultsService {
@@ -135,15 +140,36 @@ impl ResultsService {
     /// with it, and a gateway in the same process holds it as its [`ResultsClient`], so its
     /// waits are woken directly, without gRPC.
     pub fn new(store: Arc<dyn ResultStore>, config: ResultsConfig) -> Arc<Self> {
+        Self::build(store, config, None)
+    }
+
+    /// [`ResultsService::new`] that also runs the retention job (see [`retention`]) while it
+    /// [runs](Self::run).
+    pub fn with_retention(
+        store: Arc<dyn ResultStore>,
+        config: ResultsConfig,
+        retention_store: Arc<dyn RetentionStore>,
+        retention: RetentionConfig,
+    ) -> Arc<Self> {
+        Self::build(store, config, Some((retention_store, retention)))
+    }
+
+    fn build(
+        store: Arc<dyn ResultStore>,
+        config: ResultsConfig,
+        retention: Option<(Arc<dyn RetentionStore>, RetentionConfig)>,
+    ) -> Arc<Self> {
         Arc::new(ResultsService {
             store,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             config,
+            retention,
         })
     }
 
     /// Consumes result messages (and dead-lettered tasks, where the queue has them) until
-    /// `shutdown`; what was already delivered is stored first.
+    /// `shutdown`; what was already delivered is stored first. Runs the retention job
+    /// meanwhile, if it has one.
     pub async fn run(
         self: Arc<Self>,
         queue: Arc<dyn TaskQueue>,
@@ -183,7 +209,13 @@ impl ResultsService {
                 None => Ok(()),
             }
         };
-        tokio::try_join!(results, dead_tasks, notifications)?;
+        let retention = async {
+            match self.retention.clone() {
+                Some((store, config)) => retention::run(store, config, shutdown.clone()).await,
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(results, dead_tasks, notifications, retention)?;
         Ok(())
     }
 

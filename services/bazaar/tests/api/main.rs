@@ -9,6 +9,7 @@ mod docs;
 mod examples;
 mod idempotency;
 mod listing;
+mod retention;
 mod sandbox_via_api;
 mod stats;
 mod tasks;
