@@ -17,6 +17,7 @@ mod cache;
 mod docs;
 mod error;
 mod extract;
+mod lifecycle;
 mod rate_limit;
 mod resume;
 mod state;
@@ -68,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/results", get(tasks::list_results))
         .route("/tasks/{id}", get(tasks::task_status))
         .route("/tasks/{id}/results", get(tasks::task_result))
+        .route("/tasks/{id}/cancel", post(lifecycle::cancel_task))
+        .route("/tasks/{id}/events", get(lifecycle::task_events))
         .route("/openapi.json", get(docs::openapi_json))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json_limit));

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bazaar_domain::{
     AgentStatus, ErrorCode, IDEMPOTENCY_WINDOW, IdempotencyClaim, IdempotencyKey, ResultFilter,
-    ResultStatus, Sha256, Task, TaskId, TaskMessage, TaskResult,
+    ResultStatus, Sha256, Task, TaskId, TaskMessage,
 };
 use chrono::Utc;
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use crate::agents::{page_bounds, parse_agent_id};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedUser, Json, Path, Query};
 use crate::state::AppState;
-use crate::views::{QueuedView, ResultListView, ResultView, TaskView};
+use crate::views::{QueuedView, ResultListView, ResultView, TaskStatus, TaskView};
 
 /// A task to run.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -370,12 +370,15 @@ pub async fn execute_task(
     };
     let mut response = match result {
         Some(result) => Json(ResultView::from(result)).into_response(),
-        None => (
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, format!("/api/v1/tasks/{}", task.id))],
-            Json(task_view(&task, None)),
-        )
-            .into_response(),
+        None => {
+            let progress = state.results.progress(&task.id, &user.user_id).await?;
+            (
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, format!("/api/v1/tasks/{}", task.id))],
+                Json(TaskView::new(&task, &progress)),
+            )
+                .into_response()
+        }
     };
     if replayed {
         mark_replayed(&mut response);
@@ -456,13 +459,13 @@ pub async fn submit_task(
             Json(QueuedView {
                 task_id: task.id.to_string(),
                 agent_id: task.agent_id.to_string(),
-                status: "queued",
+                status: TaskStatus::Queued,
             }),
         )
             .into_response()),
         Submitted::Replayed(task) => {
-            let result = state.results.get(&task.id, &user.user_id).await?;
-            let view = task_view(&task, result.as_ref());
+            let progress = state.results.progress(&task.id, &user.user_id).await?;
+            let view = TaskView::new(&task, &progress);
             let mut response = (
                 StatusCode::ACCEPTED,
                 Json(QueuedView {
@@ -478,12 +481,12 @@ pub async fn submit_task(
     }
 }
 
-fn parse_task_id(raw: &str) -> Result<TaskId, ApiError> {
+pub(crate) fn parse_task_id(raw: &str) -> Result<TaskId, ApiError> {
     TaskId::parse(raw).map_err(|error| ApiError::bad_request(error.to_string()))
 }
 
 /// A task of the caller's; someone else's is as absent as a missing one.
-async fn own_task(
+pub(crate) async fn own_task(
     state: &AppState,
     user: &AuthenticatedUser,
     id: &TaskId,
@@ -514,19 +517,8 @@ pub async fn task_status(
 ) -> Result<Json<TaskView>, ApiError> {
     let id = parse_task_id(&id)?;
     let task = own_task(&state, &user, &id).await?;
-    let result = state.results.get(&id, &user.user_id).await?;
-    Ok(Json(task_view(&task, result.as_ref())))
-}
-
-/// A task as the API shows it: queued until its result exists, then the result's status.
-fn task_view(task: &Task, result: Option<&TaskResult>) -> TaskView {
-    TaskView {
-        task_id: task.id.to_string(),
-        agent_id: task.agent_id.to_string(),
-        status: result.map_or("queued", |result| result.status.as_str()),
-        created_at: task.created_at,
-        completed_at: result.map(|result| result.created_at),
-    }
+    let progress = state.results.progress(&id, &user.user_id).await?;
+    Ok(Json(TaskView::new(&task, &progress)))
 }
 
 /// A task's result.
@@ -559,7 +551,7 @@ pub async fn task_result(
 #[into_params(parameter_in = Query)]
 pub struct ResultParams {
     pub agent_id: Option<String>,
-    /// succeeded, failed or timed_out.
+    /// succeeded, failed, timed_out or canceled.
     pub status: Option<String>,
     /// 1 to 100; 20 by default.
     pub limit: Option<u32>,

@@ -1,7 +1,7 @@
 //! The JSON shapes of the API, as clients see them (and as the OpenAPI document shows them).
 
 use base64::Engine;
-use bazaar_domain::{Agent, AgentStats, ResultStatus, TaskResult};
+use bazaar_domain::{Agent, AgentStats, ResultStatus, Task, TaskProgress, TaskResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -89,6 +89,7 @@ pub struct StatsView {
     pub succeeded: i64,
     pub failed: i64,
     pub timed_out: i64,
+    pub canceled: i64,
     pub mean_duration_ms: Option<f64>,
     /// Percentiles over the agent's most recent 1,000 results.
     pub p50_duration_ms: Option<i64>,
@@ -105,6 +106,7 @@ impl StatsView {
             succeeded: stats.succeeded,
             failed: stats.failed,
             timed_out: stats.timed_out,
+            canceled: stats.canceled,
             mean_duration_ms: stats.mean_duration_ms,
             p50_duration_ms: stats.p50_duration_ms,
             p95_duration_ms: stats.p95_duration_ms,
@@ -189,17 +191,72 @@ pub struct ResultListView {
     pub offset: u32,
 }
 
-/// A task's state.
+/// A task's state: `queued → running → succeeded | failed | timed_out | canceled`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskView {
     pub task_id: String,
     pub agent_id: String,
-    /// `queued` until a result is stored, then the result's status.
-    #[schema(example = "queued")]
-    pub status: &'static str,
+    /// `queued` until a worker starts it, `running` while it runs (again after a worker
+    /// died: see `attempts`), then its result's status.
+    #[schema(example = "running")]
+    pub status: TaskStatus,
     pub created_at: DateTime<Utc>,
-    /// When the result was stored, once it is.
+    /// When the latest attempt started; `null` while queued.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished (its result was stored); `null` until then.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The same as `finished_at`, under its earlier name.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Attempts started so far; more than 1 when a worker died or gave it back.
+    pub attempts: u32,
+    /// When its owner asked to cancel it, if they did; a running task stops within
+    /// moments and ends `canceled`.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+/// Where a task is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Canceled,
+}
+
+impl TaskStatus {
+    /// The status of a task with this much known of it.
+    pub fn of(progress: &TaskProgress) -> Self {
+        match &progress.result {
+            Some(result) => match result.status {
+                ResultStatus::Succeeded => TaskStatus::Succeeded,
+                ResultStatus::Failed => TaskStatus::Failed,
+                ResultStatus::TimedOut => TaskStatus::TimedOut,
+                ResultStatus::Canceled => TaskStatus::Canceled,
+            },
+            None if progress.run.started_at.is_some() => TaskStatus::Running,
+            None => TaskStatus::Queued,
+        }
+    }
+}
+
+impl TaskView {
+    pub fn new(task: &Task, progress: &TaskProgress) -> Self {
+        let finished_at = progress.result.as_ref().map(|result| result.created_at);
+        TaskView {
+            task_id: task.id.to_string(),
+            agent_id: task.agent_id.to_string(),
+            status: TaskStatus::of(progress),
+            created_at: task.created_at,
+            started_at: progress.run.started_at,
+            finished_at,
+            completed_at: finished_at,
+            attempts: progress.run.attempts,
+            cancel_requested_at: progress.run.cancel_requested_at,
+        }
+    }
 }
 
 /// The answer to an asynchronous submission.
@@ -208,7 +265,7 @@ pub struct QueuedView {
     pub task_id: String,
     pub agent_id: String,
     /// `queued`; for a request retried with the same `Idempotency-Key`, the task's status
-    /// now (`queued`, or its result's status).
+    /// now.
     #[schema(example = "queued")]
-    pub status: &'static str,
+    pub status: TaskStatus,
 }

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bazaar_domain::{ResultMessage, TaskMessage};
+use bazaar_domain::{ResultMessage, Signal, SignalTopic, TaskMessage};
 use bazaar_telemetry::TraceContext;
 use bazaar_telemetry::metrics::metrics;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Acknowledge, Consumer, Delivery, QueueError, TaskQueue};
+use crate::{Acknowledge, Consumer, Delivery, QueueError, Subscription, TaskQueue};
 
 struct Envelope<T> {
     message: T,
@@ -216,8 +216,13 @@ pub struct InProcessQueue {
     results: Channel<ResultMessage>,
     /// Tasks given up: past the delivery limit, or rejected without requeue.
     dead_tasks: Channel<TaskMessage>,
+    /// Every signal goes to every subscriber, which keeps those of its topic.
+    signals: broadcast::Sender<Signal>,
     closed: CancellationToken,
 }
+
+/// How many signals a slow subscriber may fall behind before it misses some.
+const SIGNAL_BACKLOG: usize = 4096;
 
 impl InProcessQueue {
     /// A queue holding at most `capacity` messages of each kind; a message is delivered at
@@ -230,6 +235,7 @@ impl InProcessQueue {
                 .dead_lettering_to(&dead_tasks),
             results: Channel::new(capacity, delivery_limit, "results", closed.clone()),
             dead_tasks,
+            signals: broadcast::channel(SIGNAL_BACKLOG).0,
             closed,
         }
     }
@@ -259,6 +265,23 @@ impl TaskQueue for InProcessQueue {
         Ok(Some(Box::new(self.dead_tasks.consumer())))
     }
 
+    async fn publish_signal(&self, signal: Signal) -> Result<(), QueueError> {
+        if self.closed.is_cancelled() {
+            return Err(closed());
+        }
+        // Nobody listening is not an error: the signal is simply not seen.
+        let _ = self.signals.send(signal);
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic: SignalTopic) -> Result<Box<dyn Subscription>, QueueError> {
+        Ok(Box::new(SignalReceiver {
+            receiver: self.signals.subscribe(),
+            topic,
+            closed: self.closed.clone(),
+        }))
+    }
+
     async fn check(&self) -> Result<(), QueueError> {
         if self.closed.is_cancelled() {
             return Err(closed());
@@ -270,6 +293,34 @@ impl TaskQueue for InProcessQueue {
     /// waited for: in one process they have nowhere else to go.
     async fn close(&self) {
         self.closed.cancel();
+    }
+}
+
+/// One subscriber's view of the broadcast: the signals of its topic.
+struct SignalReceiver {
+    receiver: broadcast::Receiver<Signal>,
+    topic: SignalTopic,
+    closed: CancellationToken,
+}
+
+#[async_trait]
+impl Subscription for SignalReceiver {
+    async fn next(&mut self) -> Option<Signal> {
+        loop {
+            let received = tokio::select! {
+                biased;
+                () = self.closed.cancelled() => return None,
+                received = self.receiver.recv() => received,
+            };
+            match received {
+                Ok(signal) if self.topic.admits(&signal) => return Some(signal),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "a signal subscriber fell behind and missed signals");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
     }
 }
 

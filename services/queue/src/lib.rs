@@ -1,7 +1,9 @@
 //! The task queue between the gateway, the workers and the results service.
 //!
-//! Two message kinds travel through it: [`TaskMessage`]s from the gateway to a worker, and
-//! [`ResultMessage`]s from a worker to the results service. Delivery is at least once: a
+//! Two message kinds travel through it durably: [`TaskMessage`]s from the gateway to a
+//! worker, and [`ResultMessage`]s (a start, then a result) from a worker to the results
+//! service. Beside them travel [`Signal`]s, which are not kept: cancellations to every
+//! worker, and a task's start and output to whoever follows it at that moment. Delivery is at least once: a
 //! consumer acknowledges a [`Delivery`] only after its work is safe elsewhere, and a rejected
 //! delivery comes back (up to the delivery limit). Embedded mode uses the in-process queue
 //! here; distributed mode uses RabbitMQ behind the same trait (durable quorum queues, publisher
@@ -19,7 +21,7 @@ mod location;
 mod rabbitmq;
 
 use async_trait::async_trait;
-use bazaar_domain::{ErrorCode, ResultMessage, TaskMessage};
+use bazaar_domain::{ErrorCode, ResultMessage, Signal, SignalTopic, TaskMessage};
 use bazaar_telemetry::TraceContext;
 
 pub use in_process::InProcessQueue;
@@ -70,6 +72,15 @@ pub trait TaskQueue: Send + Sync + 'static {
         &self,
     ) -> Result<Option<Box<dyn Consumer<TaskMessage>>>, QueueError>;
 
+    /// Sends a signal to whoever subscribed to its topic now; nobody else ever sees it. Best
+    /// effort: a signal is not stored, and one lost with a broken connection is not resent.
+    async fn publish_signal(&self, signal: Signal) -> Result<(), QueueError>;
+
+    /// Receives the signals of `topic` published from the moment it returns (if the broker
+    /// cannot be reached, from when it can), until dropped. A subscription
+    /// outlives broken connections (what is published meanwhile is missed).
+    async fn subscribe(&self, topic: SignalTopic) -> Result<Box<dyn Subscription>, QueueError>;
+
     /// Whether the queue can be reached; used by readiness checks.
     async fn check(&self) -> Result<(), QueueError>;
 
@@ -84,6 +95,13 @@ pub trait TaskQueue: Send + Sync + 'static {
 pub trait Consumer<T>: Send {
     /// The next delivery; `None` once the queue is closed.
     async fn next(&mut self) -> Option<Delivery<T>>;
+}
+
+/// A stream of signals of one topic.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next signal; `None` once the queue is closed.
+    async fn next(&mut self) -> Option<Signal>;
 }
 
 /// One message handed to a consumer, to be acknowledged or rejected exactly once.

@@ -10,9 +10,13 @@
 //!                          <prefix>.dead-letter (direct exchange)
 //!                            ├─► <prefix>.tasks.dead     consumed by the results service
 //!                            └─► <prefix>.results.dead   parked; logged as errors
+//!
+//! <prefix>.signals   topic exchange, not durable messages: `cancel` to every worker's
+//!                    exclusive queue, `task.<id>` to the gateways following that task
 //! ```
 //!
-//! Messages are protobuf (`bazaar.v1.TaskMessage`, `bazaar.v1.TaskResult`), persistent, with
+//! Messages are protobuf (`bazaar.v1.TaskMessage`; `bazaar.v1.TaskStarted` and
+//! `bazaar.v1.TaskResult` on the results queue, told apart by the AMQP `type`), persistent, with
 //! the task id as message id and the publishing span's W3C trace context (`traceparent`,
 //! `tracestate`) as headers. A publish returns only after the broker's positive confirm;
 //! confirms are pipelined, so many publishes share one channel, each awaiting its own.
@@ -30,12 +34,13 @@
 
 mod consumer;
 mod link;
+mod signals;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use bazaar_domain::{ResultMessage, TaskMessage};
+use bazaar_domain::{ResultMessage, Signal, SignalTopic, TaskMessage};
 use bazaar_proto::v1;
 use bazaar_telemetry::TraceContext;
 use bazaar_telemetry::metrics::metrics;
@@ -46,15 +51,20 @@ use lapin::{BasicProperties, Channel, ExchangeKind};
 use prost::Message;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::{Consumer, QueueError, TaskQueue};
+use crate::{Consumer, QueueError, Subscription, TaskQueue};
 use consumer::{Kind, QueueConsumer, Route};
-use link::{Link, PublishFailure};
+use link::{Destination, Link, PublishFailure};
+use signals::SignalSubscription;
 
 /// The content type of every message: protobuf from `proto/bazaar/v1/queue.proto`.
 const CONTENT_TYPE: &str = "application/x-protobuf";
 /// The AMQP `type` property of each message kind: the protobuf message's full name.
 const TASK_TYPE: &str = "bazaar.v1.TaskMessage";
 const RESULT_TYPE: &str = "bazaar.v1.TaskResult";
+const STARTED_TYPE: &str = "bazaar.v1.TaskStarted";
+const SIGNAL_TYPE: &str = "bazaar.v1.Signal";
+/// AMQP delivery mode 1: the broker keeps the message in memory only.
+const TRANSIENT: u8 = 1;
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 
@@ -108,6 +118,7 @@ struct Names {
     tasks_dead: String,
     results_dead: String,
     dead_letter_exchange: String,
+    signals_exchange: String,
 }
 
 impl Names {
@@ -118,6 +129,7 @@ impl Names {
             tasks_dead: format!("{prefix}.tasks.dead"),
             results_dead: format!("{prefix}.results.dead"),
             dead_letter_exchange: format!("{prefix}.dead-letter"),
+            signals_exchange: format!("{prefix}.signals"),
         }
     }
 }
@@ -263,15 +275,20 @@ impl RabbitMqQueue {
     /// after a lost confirm may duplicate the message: delivery is at least once.
     async fn publish(
         &self,
-        queue: &str,
+        destination: Destination<'_>,
         kind: &'static str,
         message_id: &str,
         payload: Vec<u8>,
     ) -> Result<(), QueueError> {
         let timeout = self.settings.config.publish_timeout;
+        let delivery_mode = if destination.mandatory {
+            PERSISTENT
+        } else {
+            TRANSIENT
+        };
         let mut properties = BasicProperties::default()
             .with_content_type(CONTENT_TYPE.into())
-            .with_delivery_mode(PERSISTENT)
+            .with_delivery_mode(delivery_mode)
             .with_message_id(message_id.into())
             .with_type(kind.into())
             .with_timestamp(
@@ -292,7 +309,10 @@ impl RabbitMqQueue {
             let mut newer_than = 0;
             loop {
                 let session = self.publisher.session_for_publish(newer_than).await?;
-                match session.publish(queue, properties.clone(), &payload).await {
+                match session
+                    .publish(&destination, properties.clone(), &payload)
+                    .await
+                {
                     Ok(()) => return Ok(()),
                     Err(PublishFailure::Refused(reason)) => {
                         return Err(QueueError::Unavailable(reason));
@@ -311,10 +331,10 @@ impl RabbitMqQueue {
                 "RabbitMQ did not confirm the message within {timeout:?}"
             ))),
         };
-        let label = if kind == TASK_TYPE {
-            "tasks"
-        } else {
-            "results"
+        let label = match kind {
+            TASK_TYPE => "tasks",
+            SIGNAL_TYPE => "signals",
+            _ => "results",
         };
         metrics().queue.published(label, outcome.is_ok());
         outcome
@@ -325,23 +345,54 @@ impl RabbitMqQueue {
 impl TaskQueue for RabbitMqQueue {
     async fn publish_task(&self, task: TaskMessage) -> Result<(), QueueError> {
         let payload = v1::TaskMessage::from(&task).encode_to_vec();
-        let queue = &self.settings.names.tasks;
-        self.publish(queue, TASK_TYPE, task.task_id.as_str(), payload)
+        let destination = work_queue(&self.settings.names.tasks);
+        self.publish(destination, TASK_TYPE, task.task_id.as_str(), payload)
             .await
     }
 
-    async fn publish_result(&self, result: ResultMessage) -> Result<(), QueueError> {
-        let payload = v1::TaskResult::from(&result).encode_to_vec();
-        let queue = &self.settings.names.results;
-        self.publish(queue, RESULT_TYPE, result.task_id.as_str(), payload)
+    async fn publish_result(&self, report: ResultMessage) -> Result<(), QueueError> {
+        let (kind, payload) = match &report {
+            ResultMessage::Started(started) => {
+                (STARTED_TYPE, v1::TaskStarted::from(started).encode_to_vec())
+            }
+            ResultMessage::Finished(result) => {
+                (RESULT_TYPE, v1::TaskResult::from(result).encode_to_vec())
+            }
+        };
+        let destination = work_queue(&self.settings.names.results);
+        self.publish(destination, kind, report.task_id().as_str(), payload)
             .await
+    }
+
+    async fn publish_signal(&self, signal: Signal) -> Result<(), QueueError> {
+        let payload = v1::Signal::from(&signal).encode_to_vec();
+        let routing_key = signal_routing_key(&signal);
+        let destination = Destination {
+            exchange: &self.settings.names.signals_exchange,
+            routing_key: &routing_key,
+            mandatory: false,
+        };
+        self.publish(destination, SIGNAL_TYPE, signal.task_id().as_str(), payload)
+            .await
+    }
+
+    async fn subscribe(&self, topic: SignalTopic) -> Result<Box<dyn Subscription>, QueueError> {
+        let binding = match &topic {
+            SignalTopic::Cancellations => "cancel".to_owned(),
+            SignalTopic::Task(task_id) => format!("task.{task_id}"),
+        };
+        let mut subscription =
+            SignalSubscription::new(self.consumer_link().clone(), binding, topic);
+        subscription
+            .bind_within(self.settings.config.publish_timeout)
+            .await;
+        Ok(Box::new(subscription))
     }
 
     async fn consume_tasks(&self) -> Result<Box<dyn Consumer<TaskMessage>>, QueueError> {
         let route = Route {
             kind: Kind::Tasks,
             queue: self.settings.names.tasks.clone(),
-            message_type: TASK_TYPE,
             dead_letter_queue: Some(self.settings.names.tasks_dead.clone()),
             decode: decode_task,
         };
@@ -355,7 +406,6 @@ impl TaskQueue for RabbitMqQueue {
         let route = Route {
             kind: Kind::Results,
             queue: self.settings.names.results.clone(),
-            message_type: RESULT_TYPE,
             dead_letter_queue: Some(self.settings.names.results_dead.clone()),
             decode: decode_result,
         };
@@ -371,7 +421,6 @@ impl TaskQueue for RabbitMqQueue {
         let route = Route {
             kind: Kind::DeadTasks,
             queue: self.settings.names.tasks_dead.clone(),
-            message_type: TASK_TYPE,
             dead_letter_queue: None,
             decode: decode_task,
         };
@@ -394,14 +443,60 @@ impl TaskQueue for RabbitMqQueue {
     }
 }
 
-fn decode_task(bytes: &[u8]) -> Result<TaskMessage, String> {
+/// The default exchange's route to a durable work queue.
+fn work_queue(queue: &str) -> Destination<'_> {
+    Destination {
+        exchange: "",
+        routing_key: queue,
+        mandatory: true,
+    }
+}
+
+/// `cancel` for every worker, `task.<id>` for whoever follows the task.
+fn signal_routing_key(signal: &Signal) -> String {
+    match signal {
+        Signal::Cancel(_) => "cancel".to_owned(),
+        Signal::Running { task_id, .. } | Signal::Output { task_id, .. } => {
+            format!("task.{task_id}")
+        }
+    }
+}
+
+/// A message whose AMQP `type` is not `expected` (a message without one is decoded).
+fn check_type(kind: Option<&str>, expected: &[&str]) -> Result<(), String> {
+    match kind {
+        Some(kind) if !expected.contains(&kind) => Err(format!(
+            "the message is a {kind}, not a {}",
+            expected.join(" or ")
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn decode_task(kind: Option<&str>, bytes: &[u8]) -> Result<TaskMessage, String> {
+    check_type(kind, &[TASK_TYPE])?;
     let wire = v1::TaskMessage::decode(bytes).map_err(|error| error.to_string())?;
     TaskMessage::try_from(wire).map_err(|error| error.to_string())
 }
 
-fn decode_result(bytes: &[u8]) -> Result<ResultMessage, String> {
+/// A result, or a start when the `type` says so (a message without a type is a result, as
+/// every message on this queue was before starts were announced).
+fn decode_result(kind: Option<&str>, bytes: &[u8]) -> Result<ResultMessage, String> {
+    check_type(kind, &[RESULT_TYPE, STARTED_TYPE])?;
+    if kind == Some(STARTED_TYPE) {
+        let wire = v1::TaskStarted::decode(bytes).map_err(|error| error.to_string())?;
+        let started = bazaar_domain::TaskStarted::try_from(wire).map_err(|error| error.to_string())?;
+        return Ok(ResultMessage::Started(started));
+    }
     let wire = v1::TaskResult::decode(bytes).map_err(|error| error.to_string())?;
-    ResultMessage::try_from(wire).map_err(|error| error.to_string())
+    bazaar_domain::TaskResult::try_from(wire)
+        .map(ResultMessage::Finished)
+        .map_err(|error| error.to_string())
+}
+
+fn decode_signal(bytes: &[u8]) -> Result<Signal, String> {
+    let wire = v1::Signal::decode(bytes).map_err(|error| error.to_string())?;
+    Signal::try_from(wire).map_err(|error| error.to_string())
 }
 
 /// How many messages wait in the dead-letter queues, as seen when the topology was declared.
@@ -425,6 +520,14 @@ async fn declare_topology(
         .exchange_declare(
             names.dead_letter_exchange.as_str().into(),
             ExchangeKind::Direct,
+            durable.clone(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            names.signals_exchange.as_str().into(),
+            ExchangeKind::Topic,
             durable,
             FieldTable::default(),
         )

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultStatus, TaskId, TaskResult, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultStatus, TaskId, TaskProgress,
+    TaskResult, UserId,
 };
 use bazaar_proto::{from_micros, to_micros, v1};
 use bazaar_telemetry::TraceContext;
@@ -158,12 +159,44 @@ impl v1::results_server::Results for GrpcResults {
             succeeded: stats.succeeded,
             failed: stats.failed,
             timed_out: stats.timed_out,
+            canceled: stats.canceled,
             mean_duration_ms: stats.mean_duration_ms,
             p50_duration_ms: stats.p50_duration_ms,
             p95_duration_ms: stats.p95_duration_ms,
             p99_duration_ms: stats.p99_duration_ms,
             last_run_at_micros: stats.last_run_at.map(to_micros),
         }))
+    }
+
+    async fn get_task_progress(
+        &self,
+        request: Request<v1::GetResultRequest>,
+    ) -> Result<Response<v1::TaskProgressResponse>, Status> {
+        let request = request.into_inner();
+        let task_id = TaskId::parse(&request.task_id).map_err(invalid)?;
+        let owner = UserId::parse(&request.owner_id).map_err(invalid)?;
+        let progress = self
+            .service
+            .progress(&task_id, &owner)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(v1::TaskProgressResponse::from(&progress)))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: Request<v1::CancelTaskRequest>,
+    ) -> Result<Response<v1::TaskProgressResponse>, Status> {
+        let request = request.into_inner();
+        let task_id = TaskId::parse(&request.task_id).map_err(invalid)?;
+        let agent_id = AgentId::parse(&request.agent_id).map_err(invalid)?;
+        let owner = UserId::parse(&request.owner_id).map_err(invalid)?;
+        let progress = self
+            .service
+            .cancel(&task_id, &agent_id, &owner)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(v1::TaskProgressResponse::from(&progress)))
     }
 }
 
@@ -210,6 +243,14 @@ fn client_error(status: Status) -> ResultsError {
         code: ErrorCode::from_grpc_code(status.code() as i32),
         message: status.message().to_owned(),
     }
+}
+
+fn decode_progress(progress: v1::TaskProgressResponse) -> Result<TaskProgress, ResultsError> {
+    TaskProgress::try_from(progress).map_err(|error| {
+        ResultsError::Internal(
+            anyhow::Error::new(error).context("the results service sent an unreadable task"),
+        )
+    })
 }
 
 fn decode(result: Option<v1::TaskResult>) -> Result<Option<TaskResult>, ResultsError> {
@@ -309,6 +350,7 @@ impl ResultsClient for GrpcResultsClient {
             succeeded: stats.succeeded,
             failed: stats.failed,
             timed_out: stats.timed_out,
+            canceled: stats.canceled,
             mean_duration_ms: stats.mean_duration_ms,
             p50_duration_ms: stats.p50_duration_ms,
             p95_duration_ms: stats.p95_duration_ms,
@@ -324,5 +366,41 @@ impl ResultsClient for GrpcResultsClient {
                     )
                 })?,
         })
+    }
+
+    async fn progress(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError> {
+        let response = self
+            .client
+            .clone()
+            .get_task_progress(traced(v1::GetResultRequest {
+                task_id: task_id.to_string(),
+                owner_id: owner.to_string(),
+            }))
+            .await
+            .map_err(client_error)?;
+        decode_progress(response.into_inner())
+    }
+
+    async fn cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError> {
+        let response = self
+            .client
+            .clone()
+            .cancel_task(traced(v1::CancelTaskRequest {
+                task_id: task_id.to_string(),
+                agent_id: agent_id.to_string(),
+                owner_id: owner.to_string(),
+            }))
+            .await
+            .map_err(client_error)?;
+        decode_progress(response.into_inner())
     }
 }

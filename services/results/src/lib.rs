@@ -1,8 +1,11 @@
-//! The results service: the single writer of task results and agent statistics.
+//! The results service: the single writer of task results, of task runs (starts, attempts,
+//! cancellations) and of agent statistics.
 //!
-//! It consumes result messages from the queue, stores them in batches (idempotently: the task
-//! id is the key, so a redelivered result is stored and counted once), acknowledges them only
-//! after the commit, and wakes whoever waits for them. Readers reach it through
+//! It consumes the workers' reports from the queue — starts and results — and stores them in
+//! batches (idempotently: the task id is the key, so a redelivered result is stored and
+//! counted once), acknowledges them only after the commit, and wakes whoever waits for them.
+//! It takes cancellations: a task not started yet is stored `canceled` at once, and every
+//! worker is told to stop it (again, should a worker announce its start later). Readers reach it through
 //! [`ResultsClient`]: in-process in embedded mode, over gRPC in distributed mode.
 //!
 //! Each stored result has a `store_result` span, a child of the worker's `publish_result`
@@ -21,10 +24,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bazaar_database::{ResultStore, ResultsStored, RetentionStore, StoreError};
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, TaskId, TaskMessage,
-    TaskResult, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, Signal, TaskId,
+    TaskMessage, TaskProgress, TaskResult, TaskStarted, UserId,
 };
-use bazaar_queue::{Consumer, Delivery, TaskQueue};
+use bazaar_queue::{Consumer, Delivery, QueueError, TaskQueue};
 use bazaar_telemetry::metrics::metrics;
 use chrono::{SubsecRound, Utc};
 use futures_util::FutureExt;
@@ -42,6 +45,9 @@ pub enum ResultsError {
     /// The results store failed.
     #[error("the results store failed")]
     Store(#[from] StoreError),
+    /// The queue, through which workers are told to stop, failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
     /// The remote results service answered with an error (or could not be reached, which
     /// tonic reports as a status too).
     #[error("the results service answered {code}: {message}")]
@@ -63,6 +69,7 @@ impl ResultsError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ResultsError::Store(error) => error.code(),
+            ResultsError::Queue(error) => error.code(),
             ResultsError::Remote { code, .. } => *code,
             ResultsError::Internal(_) => ErrorCode::Internal,
         }
@@ -94,6 +101,22 @@ pub trait ResultsClient: Send + Sync + 'static {
     /// for one that does not exist (the gateway answers 404 for that before asking).
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError>;
 
+    /// What is known of `task_id`'s runs and, once it is finished, its result; the result
+    /// only if it belongs to `owner`.
+    async fn progress(&self, task_id: &TaskId, owner: &UserId)
+    -> Result<TaskProgress, ResultsError>;
+
+    /// Cancels `task_id` (of `agent_id`; the caller checked it is `owner`'s): a task not
+    /// started yet is finished `canceled` at once; a running one is stopped by its worker,
+    /// which stores it `canceled` with its output so far. A finished task stays as it is.
+    /// Returns what is known of the task afterwards.
+    async fn cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError>;
+
     /// Starts waiting for `task_id`'s result *before* its task is queued, which spares the
     /// look-up [`ResultsClient::wait`] has to make. `None` when this client cannot (a remote
     /// results service learns of the wait only when it is asked): use `wait` then.
@@ -120,6 +143,8 @@ type Waiters = Mutex<HashMap<TaskId, Vec<oneshot::Sender<TaskResult>>>>;
 /// The results service.
 pub struct ResultsService {
     store: Arc<dyn ResultStore>,
+    /// Where cancellations are signalled to the workers.
+    queue: Arc<dyn TaskQueue>,
     waiters: Arc<Waiters>,
     config: ResultsConfig,
     /// The retention job [`run`](Self::run) runs beside consuming, if any.
@@ -139,28 +164,36 @@ impl ResultsService {
     /// One per process, shared: [`run`](Self::run) consumes with it, [`grpc::serve`] answers
     /// with it, and a gateway in the same process holds it as its [`ResultsClient`], so its
     /// waits are woken directly, without gRPC.
-    pub fn new(store: Arc<dyn ResultStore>, config: ResultsConfig) -> Arc<Self> {
-        Self::build(store, config, None)
+    /// It consumes from `queue` (in [`run`](Self::run)) and signals cancellations there.
+    pub fn new(
+        store: Arc<dyn ResultStore>,
+        queue: Arc<dyn TaskQueue>,
+        config: ResultsConfig,
+    ) -> Arc<Self> {
+        Self::build(store, queue, config, None)
     }
 
     /// [`ResultsService::new`] that also runs the retention job (see [`retention`]) while it
     /// [runs](Self::run).
     pub fn with_retention(
         store: Arc<dyn ResultStore>,
+        queue: Arc<dyn TaskQueue>,
         config: ResultsConfig,
         retention_store: Arc<dyn RetentionStore>,
         retention: RetentionConfig,
     ) -> Arc<Self> {
-        Self::build(store, config, Some((retention_store, retention)))
+        Self::build(store, queue, config, Some((retention_store, retention)))
     }
 
     fn build(
         store: Arc<dyn ResultStore>,
+        queue: Arc<dyn TaskQueue>,
         config: ResultsConfig,
         retention: Option<(Arc<dyn RetentionStore>, RetentionConfig)>,
     ) -> Arc<Self> {
         Arc::new(ResultsService {
             store,
+            queue,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             config,
             retention,
@@ -370,9 +403,21 @@ impl ResultsService {
     /// Stores a batch, acknowledges it, then wakes the waiters. On failure the deliveries
     /// are rejected for redelivery and nothing is acknowledged.
     async fn store_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), StoreError> {
+        let (starts, batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|delivery| matches!(delivery.message, ResultMessage::Started(_)));
+        if !starts.is_empty() {
+            self.store_starts(starts).await?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
         let results: Vec<TaskResult> = batch
             .iter()
-            .map(|delivery| delivery.message.clone())
+            .filter_map(|delivery| match &delivery.message {
+                ResultMessage::Finished(result) => Some(result.clone()),
+                ResultMessage::Started(_) => None,
+            })
             .collect();
         // One span per traced result, each continuing its task's trace, open while the batch
         // is stored and acknowledged. Untraced results (traces off) cost no span.
@@ -382,13 +427,12 @@ impl ResultsService {
                 if delivery.trace_context.is_empty() {
                     return tracing::Span::none();
                 }
-                let result = &delivery.message;
+                let result = delivery.message.task_id();
                 let span = tracing::info_span!(
                     parent: None,
                     "store_result",
                     otel.kind = "consumer",
-                    task_id = %result.task_id,
-                    agent_id = %result.agent_id,
+                    task_id = %result,
                     batch_size = batch.len()
                 );
                 delivery.trace_context.set_parent_of(&span);
@@ -418,6 +462,41 @@ impl ResultsService {
         for (result, span) in results.into_iter().zip(spans) {
             span.in_scope(|| tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored"));
             self.wake(result);
+        }
+        Ok(())
+    }
+
+    /// Records announced starts, acknowledges them, and tells the workers again to stop the
+    /// tasks among them that were canceled (a worker that joined after the cancellation, or
+    /// that forgot it, started one).
+    async fn store_starts(&self, starts: Vec<Delivery<ResultMessage>>) -> Result<(), StoreError> {
+        let announced: Vec<TaskStarted> = starts
+            .iter()
+            .filter_map(|delivery| match &delivery.message {
+                ResultMessage::Started(started) => Some(started.clone()),
+                ResultMessage::Finished(_) => None,
+            })
+            .collect();
+        let canceled = match self.store.record_starts(&announced).await {
+            Ok(canceled) => canceled,
+            Err(error) => {
+                metrics().results.store_failed();
+                for delivery in starts {
+                    let _ = delivery.reject(true).await;
+                }
+                return Err(error);
+            }
+        };
+        for delivery in starts {
+            if let Err(error) = delivery.ack().await {
+                tracing::warn!(%error, "failed to acknowledge a recorded start");
+            }
+        }
+        for task_id in canceled {
+            tracing::info!(%task_id, "a canceled task was started; telling the workers again");
+            if let Err(error) = self.queue.publish_signal(Signal::Cancel(task_id)).await {
+                tracing::warn!(%error, "failed to signal a cancellation again");
+            }
         }
         Ok(())
     }
@@ -524,6 +603,55 @@ impl ResultsClient for ResultsService {
 
     async fn stats(&self, agent_id: &AgentId) -> Result<AgentStats, ResultsError> {
         Ok(self.store.agent_stats(agent_id).await?)
+    }
+
+    async fn progress(
+        &self,
+        task_id: &TaskId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError> {
+        let mut progress = self.store.task_progress(task_id).await?;
+        progress.result = visible_to(progress.result, owner);
+        Ok(progress)
+    }
+
+    async fn cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &UserId,
+    ) -> Result<TaskProgress, ResultsError> {
+        let now = Utc::now().trunc_subsecs(6);
+        let mut progress = self
+            .store
+            .request_cancel(task_id, agent_id, owner, now)
+            .await?;
+        if progress.result.is_some() {
+            progress.result = visible_to(progress.result, owner);
+            return Ok(progress);
+        }
+        // Every worker hears it: the one running the task stops it, the others will not
+        // start it.
+        self.queue
+            .publish_signal(Signal::Cancel(task_id.clone()))
+            .await?;
+        if progress.run.started_at.is_none() {
+            let canceled = TaskResult::canceled_before_running(
+                task_id.clone(),
+                agent_id.clone(),
+                owner.clone(),
+                now,
+            );
+            self.store
+                .insert_results(std::slice::from_ref(&canceled))
+                .await?;
+            progress = self.store.task_progress(task_id).await?;
+            if let Some(stored) = &progress.result {
+                self.wake(stored.clone());
+            }
+        }
+        progress.result = visible_to(progress.result, owner);
+        Ok(progress)
     }
 
     fn register(&self, task_id: &TaskId) -> Option<RegisteredWait> {

@@ -121,6 +121,8 @@ pub enum Outcome {
     Exited(i32),
     /// The wall-clock deadline passed.
     TimedOut,
+    /// The run was canceled from outside ([`RunControl::cancel`]).
+    Canceled,
     /// The agent asked for more linear memory than allowed.
     MemoryLimitExceeded {
         /// The configured cap, in bytes.
@@ -181,6 +183,7 @@ impl Execution {
                 "timed out: the agent ran longer than {} ms",
                 timeout.as_millis()
             )),
+            Outcome::Canceled => Some("canceled by its owner while it ran".to_owned()),
             Outcome::MemoryLimitExceeded { limit, requested } => Some(format!(
                 "memory limit exceeded: the agent asked for {requested} bytes of linear memory, the limit is {limit}"
             )),
@@ -195,6 +198,57 @@ impl Execution {
                 Some(format!("the agent could not be started: {message}"))
             }
         }
+    }
+}
+
+/// How a run is followed and stopped from outside. Cheap to clone; the clones share the
+/// cancellation.
+#[derive(Debug, Clone)]
+pub struct RunControl {
+    canceled: Arc<tokio::sync::watch::Sender<bool>>,
+    output: Option<output::OutputTap>,
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        RunControl {
+            canceled: Arc::new(tokio::sync::watch::Sender::new(false)),
+            output: None,
+        }
+    }
+}
+
+impl RunControl {
+    /// A control that cancels nothing and copies no output until told to.
+    pub fn new() -> Self {
+        RunControl::default()
+    }
+
+    /// Copies what the agent writes (what the caps keep of it) to `output` as it is
+    /// written, besides capturing it.
+    pub fn with_output(
+        mut self,
+        output: tokio::sync::mpsc::UnboundedSender<(bazaar_domain::OutputStream, Bytes)>,
+    ) -> Self {
+        self.output = Some(output);
+        self
+    }
+
+    /// Stops the run: a computing guest within an epoch tick, one blocked in a host call
+    /// within a few ticks. Before the run starts, it never starts. Idempotent.
+    pub fn cancel(&self) {
+        self.canceled.send_replace(true);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_canceled(&self) -> bool {
+        *self.canceled.borrow()
+    }
+
+    /// Resolves once the run is canceled.
+    async fn canceled(&self) {
+        let mut receiver = self.canceled.subscribe();
+        let _ = receiver.wait_for(|canceled| *canceled).await;
     }
 }
 
@@ -467,6 +521,19 @@ impl Sandbox {
         input: Arc<[u8]>,
         timeout: Duration,
     ) -> Execution {
+        self.run_with(agent, input, timeout, &RunControl::default())
+            .await
+    }
+
+    /// Runs as [`run`](Self::run) does, under `control`: canceled from outside, its output
+    /// copied as it is written.
+    pub async fn run_with(
+        &self,
+        agent: &PreparedAgent,
+        input: Arc<[u8]>,
+        timeout: Duration,
+        control: &RunControl,
+    ) -> Execution {
         let timeout = timeout.min(self.inner.config.max_timeout);
         let _slot = self
             .inner
@@ -475,9 +542,27 @@ impl Sandbox {
             .await
             .expect("the sandbox never closes its slots");
         let started = Instant::now();
+        if control.is_canceled() {
+            return Execution {
+                outcome: Outcome::Canceled,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+                duration: Duration::ZERO,
+            };
+        }
 
-        let stdout = CappedPipe::new(StreamName::Stdout, self.inner.config.stdout_limit_bytes);
-        let stderr = CappedPipe::new(StreamName::Stderr, self.inner.config.stderr_limit_bytes);
+        let stdout = CappedPipe::new(
+            StreamName::Stdout,
+            self.inner.config.stdout_limit_bytes,
+            control.output.clone(),
+        );
+        let stderr = CappedPipe::new(
+            StreamName::Stderr,
+            self.inner.config.stderr_limit_bytes,
+            control.output.clone(),
+        );
         let wasi = WasiCtxBuilder::new()
             .stdin(MemoryInputPipe::new(Bytes::from_owner(input)))
             .stdout(stdout.clone())
@@ -499,8 +584,12 @@ impl Sandbox {
         let deadline = started + timeout;
         let timed_out = Arc::new(AtomicBool::new(false));
         let timed_out_in_callback = timed_out.clone();
+        let canceled = control.canceled.subscribe();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
+            if *canceled.borrow() {
+                return Ok(UpdateDeadline::Interrupt);
+            }
             if Instant::now() >= deadline {
                 timed_out_in_callback.store(true, Ordering::Relaxed);
                 return Ok(UpdateDeadline::Interrupt);
@@ -512,11 +601,26 @@ impl Sandbox {
         // call (a long `poll_oneoff` sleep). A little grace lets the epoch win the race.
         let grace = self.inner.config.epoch_tick * 4;
         let run = run_start(&agent.instance_pre, &mut store);
-        let outcome = match tokio::time::timeout(timeout + grace, run).await {
-            Err(_elapsed) => Outcome::TimedOut,
-            Ok(Ok(())) => Outcome::Exited(0),
-            Ok(Err(RunError::Instantiate(error))) => classify(&store, &timed_out, error, true),
-            Ok(Err(RunError::Call(error))) => classify(&store, &timed_out, error, false),
+        // The same for a cancellation: the epoch interrupts a computing guest, the timer
+        // one that waits.
+        let canceled_and_grace = async {
+            control.canceled().await;
+            tokio::time::sleep(grace).await;
+        };
+        let ran = tokio::select! {
+            ran = tokio::time::timeout(timeout + grace, run) => Some(ran),
+            () = canceled_and_grace => None,
+        };
+        let outcome = match ran {
+            None => Outcome::Canceled,
+            Some(Ok(Ok(()))) => Outcome::Exited(0),
+            // Stopped by the interruption a cancellation asked for, or failing meanwhile.
+            Some(_) if control.is_canceled() => Outcome::Canceled,
+            Some(Err(_elapsed)) => Outcome::TimedOut,
+            Some(Ok(Err(RunError::Instantiate(error)))) => {
+                classify(&store, &timed_out, error, true)
+            }
+            Some(Ok(Err(RunError::Call(error)))) => classify(&store, &timed_out, error, false),
         };
         let duration = started.elapsed();
         let (stdout, stdout_truncated) = stdout.take();

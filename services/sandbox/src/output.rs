@@ -36,11 +36,16 @@ struct Captured {
     overflowed: bool,
 }
 
-/// An in-memory output stream that keeps at most `capacity` bytes.
+/// Where a run's output is copied as it is written (see [`crate::RunControl`]).
+pub(crate) type OutputTap = tokio::sync::mpsc::UnboundedSender<(bazaar_domain::OutputStream, Bytes)>;
+
+/// An in-memory output stream that keeps at most `capacity` bytes, and copies what it keeps
+/// to a tap, if it has one.
 #[derive(Debug, Clone)]
 pub(crate) struct CappedPipe {
     name: StreamName,
     captured: Arc<Mutex<Captured>>,
+    tap: Option<OutputTap>,
 }
 
 /// The error a guest is stopped with when it writes past its output limit.
@@ -52,7 +57,7 @@ pub(crate) struct OutputLimitExceeded {
 }
 
 impl CappedPipe {
-    pub(crate) fn new(name: StreamName, capacity: usize) -> Self {
+    pub(crate) fn new(name: StreamName, capacity: usize, tap: Option<OutputTap>) -> Self {
         CappedPipe {
             name,
             captured: Arc::new(Mutex::new(Captured {
@@ -60,6 +65,20 @@ impl CappedPipe {
                 capacity,
                 overflowed: false,
             })),
+            tap,
+        }
+    }
+
+    /// Copies what was kept to the tap; a tap whose receiver is gone is ignored.
+    fn copy_to_tap(&self, kept: &[u8]) {
+        if let Some(tap) = &self.tap
+            && !kept.is_empty()
+        {
+            let stream = match self.name {
+                StreamName::Stdout => bazaar_domain::OutputStream::Stdout,
+                StreamName::Stderr => bazaar_domain::OutputStream::Stderr,
+            };
+            let _ = tap.send((stream, Bytes::copy_from_slice(kept)));
         }
     }
 
@@ -71,15 +90,20 @@ impl CappedPipe {
 
     /// Appends what fits; returns false when `bytes` did not fit whole.
     fn append(&self, bytes: &[u8]) -> bool {
-        let mut captured = self.captured.lock().expect("output pipe lock poisoned");
-        let room = captured.capacity - captured.bytes.len();
-        if bytes.len() <= room {
-            captured.bytes.extend_from_slice(bytes);
-            return true;
-        }
-        captured.bytes.extend_from_slice(&bytes[..room]);
-        captured.overflowed = true;
-        false
+        let (kept, whole) = {
+            let mut captured = self.captured.lock().expect("output pipe lock poisoned");
+            let room = captured.capacity - captured.bytes.len();
+            if bytes.len() <= room {
+                captured.bytes.extend_from_slice(bytes);
+                (bytes, true)
+            } else {
+                captured.bytes.extend_from_slice(&bytes[..room]);
+                captured.overflowed = true;
+                (&bytes[..room], false)
+            }
+        };
+        self.copy_to_tap(kept);
+        whole
     }
 
     fn limit_error(&self) -> OutputLimitExceeded {

@@ -6,23 +6,36 @@
 //! are verified before they are compiled; compiled modules stay in the sandbox's cache, so an
 //! agent compiles once per worker.
 //!
+//! Each run is announced twice when it starts: durably to the results service (a
+//! [`ResultMessage::Started`], so the task shows `running` with its attempts) and as a signal
+//! to whoever follows the task, together with its output as it is written. Every worker
+//! listens for cancellations: a running task is interrupted and ends `canceled` with the
+//! output so far; a task canceled before it arrives is not run.
+//!
 //! Each task is one `execute_task` span, a child of the gateway's `publish_task` span (its
 //! context arrives with the delivery), with `fetch_binary`, `compile`, `run_agent` and
 //! `publish_result` inside; the worker's counters are in [`bazaar_telemetry::metrics`].
 
 #![warn(missing_docs)]
 
+mod cancellations;
+
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bazaar_blobs::{BlobError, BlobStore};
-use bazaar_domain::{ResultStatus, Sha256, TaskMessage, TaskResult};
+use bazaar_domain::{
+    OutputStream, ResultMessage, ResultStatus, Sha256, Signal, SignalTopic, TaskMessage,
+    TaskResult, TaskStarted,
+};
 use bazaar_queue::{Delivery, TaskQueue};
 use bazaar_sandbox::{
     Execution, Outcome as RunOutcome, PrepareError as SandboxPrepareError, PreparedAgent,
-    PreparedFrom, Sandbox,
+    PreparedFrom, RunControl, Sandbox,
 };
+use bytes::Bytes;
+use cancellations::Cancellations;
 use bazaar_telemetry::metrics::metrics;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::Semaphore;
@@ -88,6 +101,12 @@ impl Worker {
 
     /// Runs one task to an outcome. Never panics on anything the agent does.
     pub async fn execute_one(&self, task: &TaskMessage) -> Outcome {
+        self.execute_with(task, &RunControl::default()).await
+    }
+
+    /// Runs one task to an outcome under `control`, which can cancel it and follow its
+    /// output.
+    pub async fn execute_with(&self, task: &TaskMessage, control: &RunControl) -> Outcome {
         let timeout = Duration::from_millis(task.timeout_ms);
         let prepared = match self.prepared_agent(&task.binary_hash).await {
             Ok(prepared) => prepared,
@@ -96,7 +115,7 @@ impl Worker {
         };
         let execution = self
             .sandbox
-            .run(&prepared, task.input.clone(), timeout)
+            .run_with(&prepared, task.input.clone(), timeout, control)
             .instrument(tracing::info_span!("run_agent"))
             .await;
         Outcome::Done(result_of(task, execution, timeout))
@@ -168,6 +187,12 @@ impl Worker {
         queue: Arc<dyn TaskQueue>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        let cancellations = Cancellations::default();
+        let cancel_signals = queue
+            .subscribe(SignalTopic::Cancellations)
+            .await
+            .context("failed to listen for cancellations")?;
+        let listening = tokio::spawn(cancellations.clone().listen(cancel_signals));
         let mut consumer = queue
             .consume_tasks()
             .await
@@ -188,6 +213,7 @@ impl Worker {
             };
             let worker = self.clone();
             let queue = queue.clone();
+            let cancellations = cancellations.clone();
             let span = tracing::info_span!(
                 "execute_task",
                 otel.kind = "consumer",
@@ -197,7 +223,7 @@ impl Worker {
             delivery.trace_context.set_parent_of(&span);
             in_flight.spawn(
                 async move {
-                    worker.handle(delivery, queue.as_ref()).await;
+                    worker.handle(delivery, &queue, &cancellations).await;
                     drop(slot);
                 }
                 .instrument(span),
@@ -206,15 +232,54 @@ impl Worker {
         drop(consumer);
         in_flight.close();
         in_flight.wait().await;
+        listening.abort();
         Ok(())
     }
 
-    /// Executes one delivery and settles it: publish the result, then acknowledge.
-    async fn handle(&self, delivery: Delivery<TaskMessage>, queue: &dyn TaskQueue) {
+    /// Executes one delivery and settles it: announce the start, run, publish the result,
+    /// then acknowledge.
+    async fn handle(
+        &self,
+        delivery: Delivery<TaskMessage>,
+        queue: &Arc<dyn TaskQueue>,
+        cancellations: &Cancellations,
+    ) {
         let _in_flight = metrics().worker.in_flight();
         let started = Instant::now();
         let task = &delivery.message;
-        let result = match self.execute_one(task).await {
+        let control = match cancellations.begin(&task.task_id) {
+            Some(control) => control,
+            None => {
+                tracing::debug!(task_id = %task.task_id, "the task was canceled before it ran");
+                let result = TaskResult::canceled_before_running(
+                    task.task_id.clone(),
+                    task.agent_id.clone(),
+                    task.owner.clone(),
+                    completed_now(),
+                );
+                self.settle(delivery, queue.as_ref(), result).await;
+                return;
+            }
+        };
+        let attempt = delivery.previous_deliveries.saturating_add(1);
+        let started_run = TaskStarted {
+            task_id: task.task_id.clone(),
+            agent_id: task.agent_id.clone(),
+            owner: task.owner.clone(),
+            attempt,
+            started_at: completed_now(),
+        };
+        let announced = tokio::spawn(announce_start(queue.clone(), started_run));
+        let (output, forwarded) = forward_output(queue.clone(), task);
+        let control = control.with_output(output);
+        let outcome = self.execute_with(task, &control).await;
+        cancellations.end(&task.task_id);
+        drop(control);
+        // The start and the output go out before the result, so that no follower sees
+        // them after the end.
+        let _ = announced.await;
+        let _ = forwarded.await;
+        let result = match outcome {
             Outcome::Done(result) => result,
             Outcome::Retry(message)
                 if delivery.previous_deliveries + 1 < self.config.max_attempts =>
@@ -242,8 +307,19 @@ impl Worker {
             .worker
             .task_done(result.status.as_str(), started.elapsed());
         tracing::debug!(task_id = %task.task_id, status = result.status.as_str(), duration_ms = result.duration_ms, "task done");
+        self.settle(delivery, queue.as_ref(), result).await;
+    }
+
+    /// Publishes a task's result, then acknowledges its delivery; a result that cannot be
+    /// published sends the task back to the queue.
+    async fn settle(
+        &self,
+        delivery: Delivery<TaskMessage>,
+        queue: &dyn TaskQueue,
+        result: TaskResult,
+    ) {
         let published = queue
-            .publish_result(result)
+            .publish_result(ResultMessage::Finished(result))
             .instrument(tracing::info_span!(
                 "publish_result",
                 otel.kind = "producer"
@@ -265,6 +341,102 @@ impl Worker {
     }
 }
 
+/// Tells the results service (durably) and the task's followers (as a signal) that an
+/// attempt started. Neither is needed for the run itself: a failure is logged.
+async fn announce_start(queue: Arc<dyn TaskQueue>, started: TaskStarted) {
+    let signal = Signal::Running {
+        task_id: started.task_id.clone(),
+        attempt: started.attempt,
+        started_at: started.started_at,
+    };
+    let task_id = started.task_id.clone();
+    if let Err(error) = queue.publish_signal(signal).await {
+        tracing::debug!(%error, "failed to signal a task's start");
+    }
+    if let Err(error) = queue.publish_result(ResultMessage::Started(started)).await {
+        tracing::warn!(%error, %task_id, "failed to announce a task's start; it will show `queued` until its result");
+    }
+}
+
+/// How long output is gathered before it is sent to followers, and how much at most.
+const OUTPUT_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+const OUTPUT_FLUSH_BYTES: usize = 32 * 1024;
+
+/// A sender for a run's output and the task that sends it on to the task's followers, in
+/// chunks gathered for up to [`OUTPUT_FLUSH_INTERVAL`]; it ends when every sender is gone.
+fn forward_output(
+    queue: Arc<dyn TaskQueue>,
+    task: &TaskMessage,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<(OutputStream, Bytes)>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(OutputStream, Bytes)>();
+    let task_id = task.task_id.clone();
+    let forwarding = tokio::spawn(async move {
+        let mut pending: Option<(OutputStream, Vec<u8>)> = None;
+        let mut flush_at = tokio::time::Instant::now();
+        loop {
+            let received = match pending {
+                Some(_) => tokio::time::timeout_at(flush_at, receiver.recv()).await.ok(),
+                None => Some(receiver.recv().await),
+            };
+            let (stream, bytes) = match received {
+                // Gathered long enough.
+                None => {
+                    send_output(queue.as_ref(), &task_id, pending.take()).await;
+                    continue;
+                }
+                // The run is over.
+                Some(None) => {
+                    send_output(queue.as_ref(), &task_id, pending.take()).await;
+                    return;
+                }
+                Some(Some(chunk)) => chunk,
+            };
+            if pending
+                .as_ref()
+                .is_some_and(|(pending_stream, _)| *pending_stream != stream)
+            {
+                send_output(queue.as_ref(), &task_id, pending.take()).await;
+            }
+            match &mut pending {
+                Some((_, gathered)) => gathered.extend_from_slice(&bytes),
+                None => {
+                    pending = Some((stream, bytes.to_vec()));
+                    flush_at = tokio::time::Instant::now() + OUTPUT_FLUSH_INTERVAL;
+                }
+            }
+            if pending
+                .as_ref()
+                .is_some_and(|(_, gathered)| gathered.len() >= OUTPUT_FLUSH_BYTES)
+            {
+                send_output(queue.as_ref(), &task_id, pending.take()).await;
+            }
+        }
+    });
+    (sender, forwarding)
+}
+
+/// Sends gathered output to the task's followers, if there is any.
+async fn send_output(
+    queue: &dyn TaskQueue,
+    task_id: &bazaar_domain::TaskId,
+    gathered: Option<(OutputStream, Vec<u8>)>,
+) {
+    let Some((stream, bytes)) = gathered else {
+        return;
+    };
+    let signal = Signal::Output {
+        task_id: task_id.clone(),
+        stream,
+        bytes,
+    };
+    if let Err(error) = queue.publish_signal(signal).await {
+        tracing::debug!(%error, "failed to send live output");
+    }
+}
+
 enum PrepareError {
     Transient(String),
     Permanent(String),
@@ -278,6 +450,7 @@ fn result_of(task: &TaskMessage, execution: Execution, timeout: Duration) -> Tas
     let status = match execution.outcome {
         RunOutcome::Exited(0) => ResultStatus::Succeeded,
         RunOutcome::TimedOut => ResultStatus::TimedOut,
+        RunOutcome::Canceled => ResultStatus::Canceled,
         _ => ResultStatus::Failed,
     };
     TaskResult {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::rows::{counters_from_row, result_from_row, run_from_row};
-use super::{SqlStore, Statement, StoredRow, fetch_record, fetch_records, listing};
+use super::{Runs, SqlStore, Statement, StoredRow, fetch_record, fetch_records, listing};
 use crate::{PERCENTILE_WINDOW, ResultStore, ResultsStored, StoreError};
 
 const SELECT_RESULT: &str = "select * from task_results where task_id = $1";

@@ -41,12 +41,11 @@ impl Kind {
 pub(super) struct Route<T> {
     pub(super) kind: Kind,
     pub(super) queue: String,
-    /// The expected AMQP `type` property, when a message has one.
-    pub(super) message_type: &'static str,
     /// Where the broker moves a message past the delivery limit or rejected without
     /// requeue; `None` where such a message is dropped.
     pub(super) dead_letter_queue: Option<String>,
-    pub(super) decode: fn(&[u8]) -> Result<T, String>,
+    /// Decodes a message given its AMQP `type` property, refusing an unexpected type.
+    pub(super) decode: fn(Option<&str>, &[u8]) -> Result<T, String>,
 }
 
 /// A subscription to one queue on one session.
@@ -241,14 +240,8 @@ fn accept<T: 'static>(
         .as_ref()
         .map(|id| id.as_str().to_owned())
         .unwrap_or_default();
-    let decoded = match properties.kind().as_ref() {
-        Some(kind) if kind.as_str() != route.message_type => Err(format!(
-            "the message is a {}, not a {}",
-            kind.as_str(),
-            route.message_type
-        )),
-        _ => (route.decode)(&delivery.data),
-    };
+    let kind = properties.kind().as_ref().map(|kind| kind.as_str());
+    let decoded = (route.decode)(kind, &delivery.data);
     metrics()
         .queue
         .consumed(route.kind.label(), decoded.is_ok());

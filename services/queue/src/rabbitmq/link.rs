@@ -32,6 +32,15 @@ pub(super) struct Session {
     publish_order: Mutex<()>,
 }
 
+/// Where a message goes.
+pub(super) struct Destination<'a> {
+    /// `""` for the default exchange, which routes to the queue named by the routing key.
+    pub(super) exchange: &'a str,
+    pub(super) routing_key: &'a str,
+    /// Whether an unroutable message is a failure (work) or fine (signals).
+    pub(super) mandatory: bool,
+}
+
 /// Why a publish failed.
 pub(super) enum PublishFailure {
     /// The broker answered no (a negative confirm): retrying will not help.
@@ -42,23 +51,26 @@ pub(super) enum PublishFailure {
 }
 
 impl Session {
-    /// Publishes to `queue` through the default exchange and waits for the confirm.
+    /// Publishes to `destination` and waits for the confirm.
     pub(super) async fn publish(
         &self,
-        queue: &str,
+        destination: &Destination<'_>,
         properties: BasicProperties,
         payload: &[u8],
     ) -> Result<(), PublishFailure> {
         let options = BasicPublishOptions {
-            // An unroutable message comes back instead of being confirmed and dropped.
-            mandatory: true,
+            // An unroutable work message comes back instead of being confirmed and dropped;
+            // a signal nobody listens for is simply dropped.
+            mandatory: destination.mandatory,
             immediate: false,
         };
-        let mut sending =
-            pin!(
-                self.channel
-                    .basic_publish("".into(), queue.into(), options, payload, properties)
-            );
+        let mut sending = pin!(self.channel.basic_publish(
+            destination.exchange.into(),
+            destination.routing_key.into(),
+            options,
+            payload,
+            properties
+        ));
         // lapin numbers a publish for its confirm, then queues its frames, both in the first
         // poll of `basic_publish` but not atomically: two publishes racing between those
         // steps would go out in the other order and each receive the other's confirm. Only

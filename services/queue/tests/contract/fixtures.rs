@@ -4,7 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_domain::{AgentId, ResultMessage, ResultStatus, Sha256, TaskId, TaskMessage, UserId};
+use bazaar_domain::{
+    AgentId, ResultMessage, ResultStatus, Sha256, TaskId, TaskMessage, TaskResult, TaskStarted,
+    UserId,
+};
 use bazaar_queue::{Consumer, Delivery};
 use bazaar_telemetry::TraceContext;
 use chrono::{DateTime, Utc};
@@ -37,7 +40,7 @@ pub fn task() -> TaskMessage {
 
 /// A result with every field away from its default, and a time with microseconds.
 pub fn result() -> ResultMessage {
-    ResultMessage {
+    ResultMessage::Finished(TaskResult {
         task_id: TaskId::generate(),
         agent_id: AgentId::generate(),
         owner: UserId::generate(),
@@ -50,7 +53,18 @@ pub fn result() -> ResultMessage {
         duration_ms: 5001,
         error: Some("timed out after 5000 ms".to_owned()),
         created_at: DateTime::<Utc>::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
-    }
+    })
+}
+
+/// A worker's announcement of a start, on the same queue as results.
+pub fn started() -> ResultMessage {
+    ResultMessage::Started(TaskStarted {
+        task_id: TaskId::generate(),
+        agent_id: AgentId::generate(),
+        owner: UserId::generate(),
+        attempt: 2,
+        started_at: DateTime::<Utc>::from_timestamp_micros(1_790_000_000_654_321).unwrap(),
+    })
 }
 
 /// The next delivery, failing the test if none arrives in time or the consumer ends.

@@ -22,6 +22,7 @@ mod messages;
 mod proxy;
 mod rabbitmq_broker;
 mod settling;
+mod signals;
 
 use bazaar_test_support::contract_tests;
 
@@ -49,6 +50,12 @@ macro_rules! queue_contract_tests {
             }
             competing {
                 tasks_published_concurrently_reach_competing_consumers_exactly_once,
+            }
+            signals {
+                a_start_and_a_result_travel_the_results_queue_intact_and_in_order,
+                a_cancellation_reaches_every_worker_and_no_follower,
+                a_tasks_start_and_output_reach_its_followers_only_in_order,
+                a_signal_nobody_listens_for_is_sent_without_error,
             }
             lifecycle {
                 a_fresh_queue_passes_its_check,

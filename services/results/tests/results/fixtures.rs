@@ -84,10 +84,15 @@ pub struct RunningResults {
 impl RunningResults {
     /// The service on `store`, not consuming yet.
     pub fn new(store: TestStore, max_batch: usize) -> Self {
+        // Room for every test's results, and redeliveries enough for a store to recover.
+        let queue = Arc::new(InProcessQueue::new(1024, 100));
         RunningResults {
-            service: ResultsService::new(store.results.clone(), ResultsConfig { max_batch }),
-            // Room for every test's results, and redeliveries enough for a store to recover.
-            queue: Arc::new(InProcessQueue::new(1024, 100)),
+            service: ResultsService::new(
+                store.results.clone(),
+                queue.clone(),
+                ResultsConfig { max_batch },
+            ),
+            queue,
             store,
             shutdown: CancellationToken::new(),
             running: None,
@@ -121,7 +126,7 @@ impl RunningResults {
     pub async fn publish(&self, results: &[TaskResult]) {
         for result in results {
             self.queue
-                .publish_result(result.clone())
+                .publish_result(result.clone().into())
                 .await
                 .expect("the result is queued");
         }

@@ -18,11 +18,12 @@ async fn a_result_stored_by_another_replica_wakes_a_waiter_here() {
         return;
     };
     let here = RunningResults::started(store, 8);
+    let there_queue = std::sync::Arc::new(InProcessQueue::new(64, 10));
     let there = ResultsService::new(
         here.store.open_again().await,
+        there_queue.clone(),
         ResultsConfig { max_batch: 8 },
     );
-    let there_queue = std::sync::Arc::new(InProcessQueue::new(64, 10));
     let there_shutdown = CancellationToken::new();
     let _stop_there = there_shutdown.clone().drop_guard();
     tokio::spawn(there.run(there_queue.clone(), there_shutdown));
@@ -37,7 +38,7 @@ async fn a_result_stored_by_another_replica_wakes_a_waiter_here() {
     });
     here.store.results.until_looked_up(&result.task_id, 1).await;
 
-    bazaar_queue::TaskQueue::publish_result(there_queue.as_ref(), result.clone())
+    bazaar_queue::TaskQueue::publish_result(there_queue.as_ref(), result.clone().into())
         .await
         .unwrap();
 

@@ -195,4 +195,30 @@ impl ResultStore for ObservedStore {
     ) -> Result<Option<tokio::sync::mpsc::Receiver<ResultsStored>>, StoreError> {
         self.inner.watch_results().await
     }
+
+    async fn record_starts(
+        &self,
+        starts: &[bazaar_domain::TaskStarted],
+    ) -> Result<Vec<TaskId>, StoreError> {
+        self.inner.record_starts(starts).await
+    }
+
+    async fn request_cancel(
+        &self,
+        task_id: &TaskId,
+        agent_id: &AgentId,
+        owner: &bazaar_domain::UserId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bazaar_domain::TaskProgress, StoreError> {
+        self.inner
+            .request_cancel(task_id, agent_id, owner, at)
+            .await
+    }
+
+    async fn task_progress(
+        &self,
+        task_id: &TaskId,
+    ) -> Result<bazaar_domain::TaskProgress, StoreError> {
+        self.inner.task_progress(task_id).await
+    }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use bazaar_domain::{ResultMessage, ResultStatus, Sha256, TaskMessage};
+use bazaar_domain::{
+    ResultMessage, ResultStatus, Sha256, Signal, SignalTopic, TaskMessage, TaskResult, TaskStarted,
+};
 use bazaar_queue::{Consumer, InProcessQueue, TaskQueue};
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
@@ -16,6 +18,8 @@ use crate::{PATIENCE, TestWorker, example, module, task, test_worker, worker_con
 struct Running {
     queue: Arc<InProcessQueue>,
     results: Box<dyn Consumer<ResultMessage>>,
+    /// The starts announced so far, in order.
+    starts: Vec<TaskStarted>,
     shutdown: CancellationToken,
     worker: JoinHandle<anyhow::Result<()>>,
 }
@@ -30,6 +34,7 @@ async fn start(test: &TestWorker) -> Running {
     Running {
         queue,
         results,
+        starts: Vec::new(),
         shutdown,
         worker,
     }
@@ -43,15 +48,35 @@ impl Running {
             .expect("the task is queued");
     }
 
-    /// The next result the worker publishes.
-    async fn next_result(&mut self) -> ResultMessage {
+    /// The next report the worker publishes: a start or a result.
+    async fn next_report(&mut self) -> ResultMessage {
         let delivery = tokio::time::timeout(PATIENCE, self.results.next())
             .await
-            .expect("the worker published no result in time")
+            .expect("the worker published nothing in time")
             .expect("the results queue is open");
-        let result = delivery.message.clone();
-        delivery.ack().await.expect("the result is acknowledged");
-        result
+        let report = delivery.message.clone();
+        delivery.ack().await.expect("the report is acknowledged");
+        report
+    }
+
+    /// The next result the worker publishes, keeping the starts announced before it.
+    async fn next_result(&mut self) -> TaskResult {
+        loop {
+            match self.next_report().await {
+                ResultMessage::Started(started) => self.starts.push(started),
+                ResultMessage::Finished(result) => return result,
+            }
+        }
+    }
+
+    /// The next start the worker announces.
+    async fn next_start(&mut self) -> TaskStarted {
+        loop {
+            if let ResultMessage::Started(started) = self.next_report().await {
+                self.starts.push(started.clone());
+                return started;
+            }
+        }
     }
 
     /// Stops the loop and waits for it, as the process does on shutdown.
@@ -180,4 +205,98 @@ async fn shutdown_lets_the_task_in_flight_finish_and_publish_its_result() {
     assert_eq!(result.status, ResultStatus::TimedOut, "{result:?}");
     let queue = running.stop().await;
     assert!(!a_task_is_queued(&queue).await);
+}
+
+/// A WebAssembly text module that loops forever.
+const SPIN: &str = r#"(module
+    (memory (export "memory") 1)
+    (func (export "_start") (loop $forever (br $forever))))"#;
+
+#[tokio::test]
+async fn a_running_task_is_canceled_by_a_signal_and_the_worker_serves_the_next_task() {
+    let test = test_worker(worker_config(3));
+    let mut running = start(&test).await;
+    let spinning = task(&test.blobs.add(module(SPIN)), "");
+    running.publish(&spinning).await;
+    let started = running.next_start().await;
+    assert_eq!(started.task_id, spinning.task_id);
+    assert_eq!(started.attempt, 1);
+    running
+        .queue
+        .publish_signal(Signal::Cancel(spinning.task_id.clone()))
+        .await
+        .expect("the cancellation is sent");
+    let result = running.next_result().await;
+    assert_eq!(result.task_id, spinning.task_id);
+    assert_eq!(result.status, ResultStatus::Canceled, "{result:?}");
+    assert!(result.duration_ms < 5_000, "{result:?}");
+
+    let next = task(&test.blobs.add(example("echo").wasm), "hello");
+    running.publish(&next).await;
+    let result = running.next_result().await;
+    assert_eq!(result.task_id, next.task_id);
+    assert_eq!(result.status, ResultStatus::Succeeded, "{result:?}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_task_canceled_before_it_arrives_is_not_run() {
+    let test = test_worker(worker_config(3));
+    let mut running = start(&test).await;
+    let spinning = task(&test.blobs.add(module(SPIN)), "");
+    // The worker is listening once it has served a task.
+    let warm_up = task(&test.blobs.add(example("echo").wasm), "hello");
+    running.publish(&warm_up).await;
+    running.next_result().await;
+    running
+        .queue
+        .publish_signal(Signal::Cancel(spinning.task_id.clone()))
+        .await
+        .expect("the cancellation is sent");
+    running.publish(&spinning).await;
+    let result = running.next_result().await;
+    assert_eq!(result.task_id, spinning.task_id);
+    assert_eq!(result.status, ResultStatus::Canceled, "{result:?}");
+    assert!(
+        !running
+            .starts
+            .iter()
+            .any(|started| started.task_id == spinning.task_id),
+        "a canceled task never starts"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_sends_its_output_to_whoever_follows_the_task() {
+    let test = test_worker(worker_config(3));
+    let mut running = start(&test).await;
+    let echo = task(&test.blobs.add(example("echo").wasm), "hello");
+    let mut following = running
+        .queue
+        .subscribe(SignalTopic::Task(echo.task_id.clone()))
+        .await
+        .expect("the task is followed");
+    running.publish(&echo).await;
+    let result = running.next_result().await;
+    assert_eq!(result.status, ResultStatus::Succeeded, "{result:?}");
+    let mut output = Vec::new();
+    let mut saw_running = false;
+    while output.len() < result.stdout.len() {
+        match tokio::time::timeout(PATIENCE, following.next())
+            .await
+            .expect("the output arrives")
+            .expect("the queue is open")
+        {
+            Signal::Running { attempt, .. } => {
+                assert_eq!(attempt, 1);
+                saw_running = true;
+            }
+            Signal::Output { bytes, .. } => output.extend_from_slice(&bytes),
+            Signal::Cancel(_) => panic!("a follower gets no cancellations"),
+        }
+    }
+    assert!(saw_running, "the start is signalled before the output");
+    assert_eq!(output, result.stdout);
+    running.stop().await;
 }

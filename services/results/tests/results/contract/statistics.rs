@@ -39,6 +39,7 @@ pub async fn statistics_count_stored_results_by_status_with_their_durations(back
             succeeded: 2,
             failed: 1,
             timed_out: 1,
+            canceled: 0,
             mean_duration_ms: Some(25.0),
             p50_duration_ms: Some(20),
             p95_duration_ms: Some(40),
