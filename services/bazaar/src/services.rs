@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
 use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies, resume_unfinished_tasks};
 use bazaar_queue::QueueLocation;
 use bazaar_results::ResultsClient;
 use bazaar_results::grpc::GrpcResultsClient;
 use bazaar_telemetry::metrics::{self, Section};
 use bazaar_worker::{Worker, WorkerConfig};
+use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

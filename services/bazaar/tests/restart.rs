@@ -93,8 +93,20 @@ impl Embedded {
         }
     }
 
+    /// The process's log, without the colours of its text format.
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let coloured = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut plain = String::with_capacity(coloured.len());
+        let mut characters = coloured.chars();
+        while let Some(character) = characters.next() {
+            if character == '\u{1b}' {
+                // An SGR sequence: ESC [ … m.
+                characters.by_ref().find(|&next| next == 'm');
+            } else {
+                plain.push(character);
+            }
+        }
+        plain
     }
 
     /// SIGKILL: no shutdown, nothing drained, nothing flushed.
@@ -289,7 +301,9 @@ async fn tasks_queued_when_the_process_is_killed_run_once_after_a_restart() {
         }
     }
     assert_eq!(listed, task_ids);
-    let (status, stats) = second.get(&format!("/agents/{agent_id}/stats"), &token).await;
+    let (status, stats) = second
+        .get(&format!("/agents/{agent_id}/stats"), &token)
+        .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["tasks_completed"], TASKS, "{stats}");
 

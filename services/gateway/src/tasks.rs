@@ -42,7 +42,6 @@ pub struct TaskRequest {
     pub timeout_ms: Option<u64>,
 }
 
-
 /// The response header that marks the answer to a retried request.
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
