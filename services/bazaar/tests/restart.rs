@@ -258,6 +258,15 @@ async fn tasks_queued_when_the_process_is_killed_run_once_after_a_restart() {
         ],
     )
     .await;
+    // Ready and answering while tasks are still being resumed: resuming does not hold the
+    // gateway back.
+    let (status, first_page) = second.get("/tasks/results?limit=1", &token).await;
+    assert_eq!(status, 200, "{first_page}");
+    let finished_when_ready = first_page["total"].as_u64().unwrap();
+    assert!(
+        finished_when_ready < TASKS as u64,
+        "every task had finished before the restarted process answered"
+    );
     let deadline = Instant::now() + Duration::from_secs(45);
     let mut waiting: Vec<&String> = task_ids.iter().collect();
     while !waiting.is_empty() {
@@ -319,6 +328,7 @@ async fn tasks_queued_when_the_process_is_killed_run_once_after_a_restart() {
     second.kill();
     eprintln!(
         "submitted {TASKS} tasks in {submitted:?}; {finished_before_the_kill} finished before \
-         the kill; all finished {all_finished:?} after the start"
+         the kill, {finished_when_ready} when the restarted process answered; all finished \
+         {all_finished:?} after the start"
     );
 }
