@@ -173,3 +173,159 @@ async fn pause(backoff: &mut Duration, max: Duration, stop: &CancellationToken) 
     *backoff = (*backoff * 2).min(max);
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bazaar_database::{AccountStore, AgentStore, ResultStore, SqliteStore, TaskStore};
+    use bazaar_domain::{
+        AgentId, AgentName, Capabilities, NewAgent, Price, ResultStatus, Sha256, Task, TaskId,
+        TaskResult, UserId, Username, Version,
+    };
+    use bazaar_queue::{InProcessQueue, TaskQueue};
+    use chrono::{TimeDelta, Utc};
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Resumed, resume_unfinished_tasks};
+
+    /// An embedded store holding one agent and `count` tasks accepted a second apart, the
+    /// oldest first; the last one has a result.
+    async fn store_with_tasks(
+        directory: &std::path::Path,
+        count: usize,
+    ) -> (Arc<SqliteStore>, Sha256, Vec<Task>) {
+        let url = format!("sqlite://{}/bazaar.db", directory.display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let owner = UserId::generate();
+        store
+            .create_user(&owner, &Username::parse("ada").unwrap(), "hash")
+            .await
+            .unwrap();
+        let binary_hash = Sha256::digest(b"agent");
+        let agent = store
+            .insert_agent(&NewAgent {
+                id: AgentId::generate(),
+                owner: owner.clone(),
+                name: AgentName::parse("slow").unwrap(),
+                description: "an agent whose tasks are resumed".to_owned(),
+                version: Version::parse("1.0.0").unwrap(),
+                capabilities: Capabilities::default(),
+                price: Price::from_cents(0).unwrap(),
+                binary_url: format!("file:///blobs/{binary_hash}"),
+                binary_hash: binary_hash.clone(),
+                binary_size: 10,
+            })
+            .await
+            .unwrap();
+        let accepted = Utc::now() - TimeDelta::hours(1);
+        let mut tasks = Vec::new();
+        for index in 0..count {
+            let task = Task {
+                id: TaskId::generate(),
+                agent_id: agent.id.clone(),
+                owner: owner.clone(),
+                input_size: 1,
+                input: Arc::from(vec![index as u8]),
+                timeout_ms: 1000,
+                created_at: accepted + TimeDelta::seconds(index as i64),
+            };
+            store.insert_task(&task).await.unwrap();
+            tasks.push(task);
+        }
+        let finished = tasks.last().unwrap();
+        let result = TaskResult {
+            task_id: finished.id.clone(),
+            agent_id: finished.agent_id.clone(),
+            owner: finished.owner.clone(),
+            status: ResultStatus::Succeeded,
+            exit_code: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration_ms: 1,
+            error: None,
+            created_at: Utc::now(),
+        };
+        store.insert_results(&[result]).await.unwrap();
+        (store, binary_hash, tasks)
+    }
+
+    #[tokio::test]
+    async fn unfinished_tasks_are_queued_oldest_first_waiting_whenever_the_queue_is_full() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, binary_hash, tasks) = store_with_tasks(directory.path(), 7).await;
+        // Room for two: resuming six must wait for the consumer below, never drop one.
+        let queue = Arc::new(InProcessQueue::new(2, 5));
+        let mut consumer = queue.consume_tasks().await.unwrap();
+
+        let resuming = tokio::spawn(resume_unfinished_tasks(
+            store,
+            queue.clone(),
+            Utc::now(),
+            CancellationToken::new(),
+        ));
+        let mut received = Vec::new();
+        while received.len() < 6 {
+            let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+                .await
+                .expect("the resumed tasks keep coming")
+                .unwrap();
+            // A slow consumer: the queue stays full while tasks wait to be resumed.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            received.push(delivery.message.clone());
+            delivery.ack().await.unwrap();
+        }
+
+        let resumed = resuming.await.unwrap();
+        assert_eq!(
+            resumed,
+            Resumed {
+                queued: 6,
+                without_agent: 0,
+                interrupted: false
+            }
+        );
+        let expected: Vec<&TaskId> = tasks[..6].iter().map(|task| &task.id).collect();
+        let got: Vec<&TaskId> = received.iter().map(|message| &message.task_id).collect();
+        assert_eq!(
+            got, expected,
+            "oldest first, and the finished task is not resumed"
+        );
+        assert!(
+            received
+                .iter()
+                .all(|message| message.binary_hash == binary_hash)
+        );
+        assert_eq!(&*received[3].input, &[3]);
+    }
+
+    #[tokio::test]
+    async fn resuming_stops_when_asked_while_it_waits_for_room() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, _, _) = store_with_tasks(directory.path(), 5).await;
+        let queue = Arc::new(InProcessQueue::new(1, 5));
+        let stop = CancellationToken::new();
+
+        let resuming = tokio::spawn(resume_unfinished_tasks(
+            store,
+            queue,
+            Utc::now(),
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.cancel();
+        let resumed = tokio::time::timeout(Duration::from_secs(5), resuming)
+            .await
+            .expect("resuming stops at once")
+            .unwrap();
+
+        assert_eq!(
+            resumed.queued, 1,
+            "only one fits in a queue nobody consumes"
+        );
+        assert!(resumed.interrupted);
+    }
+}
