@@ -130,10 +130,12 @@ impl Backends {
             .get_or_try_init(|| async {
                 let database = self.database().await?;
                 let queue = self.queue().await?;
-                Ok(ResultsService::new(
+                Ok(ResultsService::with_retention(
                     database.results.clone(),
                     queue,
                     ResultsConfig::default(),
+                    database.retention.clone(),
+                    self.config.results.to_retention_config(),
                 ))
             })
             .await

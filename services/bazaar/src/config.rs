@@ -12,6 +12,7 @@ use bazaar_blobs::BlobLocation;
 use bazaar_database::DatabaseLocation;
 use bazaar_gateway::GatewayConfig;
 use bazaar_queue::QueueLocation;
+use bazaar_results::RetentionConfig;
 use bazaar_sandbox::SandboxConfig;
 use bazaar_webhooks::targets::AllowedTarget;
 use bazaar_webhooks::{RetrySchedule, TargetPolicy, WebhooksConfig};
@@ -279,7 +280,7 @@ impl Default for BlobsConfig {
     }
 }
 
-/// The results service's gRPC side.
+/// The results service: its gRPC side and its retention job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResultsSettings {
@@ -287,13 +288,39 @@ pub struct ResultsSettings {
     pub listen: SocketAddr,
     /// Where `--target gateway` finds the results service (`http://host:port`).
     pub url: Option<String>,
+    /// Days a result is kept after it was stored; then it is deleted with its task (and the
+    /// task's input and runs) by the results service's retention job. 0 keeps results
+    /// forever. Agent statistics' counters are not affected; duration percentiles describe
+    /// the results still kept. Expired tokens and idempotency keys older than their 24-hour
+    /// window are deleted whatever this says.
+    pub retention_days: u32,
+    /// Milliseconds between two runs of the retention job (the first runs at start-up).
+    /// With several results replicas, one runs at a time and the others skip their turn.
+    pub retention_interval_ms: u64,
 }
 
 impl Default for ResultsSettings {
     fn default() -> Self {
+        let retention = RetentionConfig::default();
         ResultsSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             url: None,
+            retention_days: retention
+                .keep_results_for
+                .map_or(0, |kept_for| kept_for.num_days() as u32),
+            retention_interval_ms: millis(retention.interval),
+        }
+    }
+}
+
+impl ResultsSettings {
+    /// The retention job's settings.
+    pub fn to_retention_config(&self) -> RetentionConfig {
+        RetentionConfig {
+            keep_results_for: (self.retention_days > 0)
+                .then(|| chrono::TimeDelta::days(i64::from(self.retention_days))),
+            interval: Duration::from_millis(self.retention_interval_ms.max(1)),
+            ..RetentionConfig::default()
         }
     }
 }
@@ -703,6 +730,23 @@ mod tests {
             GatewayConfig::default().max_upload_bytes
         );
         assert_eq!(config.auth.token_ttl_hours, 720);
+        assert_eq!(config.results.retention_days, 30);
+        assert_eq!(
+            config.results.to_retention_config(),
+            RetentionConfig::default()
+        );
+    }
+
+    #[test]
+    fn zero_retention_days_keep_results_forever() {
+        let mut config = Config::default();
+        config.results.retention_days = 0;
+        config.results.retention_interval_ms = 250;
+
+        let retention = config.results.to_retention_config();
+
+        assert_eq!(retention.keep_results_for, None);
+        assert_eq!(retention.interval, Duration::from_millis(250));
     }
 
     #[test]

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies};
+use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies, resume_unfinished_tasks};
+use bazaar_queue::QueueLocation;
 use bazaar_results::ResultsClient;
 use bazaar_results::grpc::GrpcResultsClient;
 use bazaar_telemetry::metrics::{self, Section};
 use bazaar_webhooks::Deliverer;
 use bazaar_worker::{Worker, WorkerConfig};
+use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -98,6 +100,17 @@ impl ServiceKind {
                         .context("the gateway needs `results.url`")?;
                     Arc::new(GrpcResultsClient::new(url)?)
                 };
+                let queue = backends.queue().await?;
+                // The in-process queue loses what it holds with the process: the tasks
+                // accepted before this start that have no result are queued again, beside
+                // serving. Taken before the gateway accepts anything, the time bounds them
+                // to the previous processes' tasks. RabbitMQ keeps its queue by itself.
+                let resume = (config.queue_location() == QueueLocation::InProcess).then(|| {
+                    let tasks = database.tasks.clone();
+                    let queue = queue.clone();
+                    let accepted_before = Utc::now();
+                    move |stop| resume_unfinished_tasks(tasks, queue, accepted_before, stop)
+                });
                 let gateway = AppState::new(
                     GatewayDependencies {
                         accounts: database.accounts.clone(),
@@ -106,7 +119,7 @@ impl ServiceKind {
                         webhooks: database.webhooks.clone(),
                         readiness: backends.readiness.clone(),
                         blobs: backends.blobs().await?,
-                        queue: backends.queue().await?,
+                        queue,
                         results,
                         sandbox: backends.sandbox().await?,
                     },
@@ -121,10 +134,15 @@ impl ServiceKind {
                 let address = listener.local_addr()?;
                 let router = bazaar_gateway::router(gateway.clone());
                 Ok(Prepared::new(Some(address), move |stop| async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop.cancelled_owned())
-                        .await
-                        .context("the HTTP server failed")
+                    let resumed = async {
+                        if let Some(resume) = resume {
+                            resume(stop.clone()).await;
+                        }
+                    };
+                    let served = axum::serve(listener, router)
+                        .with_graceful_shutdown(stop.clone().cancelled_owned());
+                    let (served, ()) = tokio::join!(served, resumed);
+                    served.context("the HTTP server failed")
                 })
                 .with_gateway(gateway))
             }

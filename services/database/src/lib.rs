@@ -1,5 +1,5 @@
 //! Bazaar's records: the database stores [`AccountStore`], [`AgentStore`], [`TaskStore`],
-//! [`ResultStore`] and [`WebhookStore`], and the migrations that shape them.
+//! [`ResultStore`], [`WebhookStore`] and [`RetentionStore`], and the migrations that shape them.
 //!
 //! Each interface has one backend per deployment mode, chosen from configuration by a
 //! [`DatabaseLocation`]: SQLite in embedded mode, PostgreSQL in distributed mode. Services
@@ -19,8 +19,8 @@ mod sqlite;
 use async_trait::async_trait;
 use bazaar_domain::{
     Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
-    Page, ResultFilter, Task, TaskId, TaskProgress, TaskResult, TaskStarted, UserId, Username,
-    WebhookAttempt, WebhookDelivery, WebhookSecret,
+    Page, ResultFilter, Sha256, Task, TaskId, TaskProgress, TaskResult, TaskStarted, UserId,
+    Username, WebhookAttempt, WebhookDelivery, WebhookSecret,
 };
 use chrono::{DateTime, Utc};
 
@@ -159,6 +159,27 @@ pub trait TaskStore: Send + Sync + 'static {
 
     /// Releases a claim whose task was not queued after all, so that a retry runs.
     async fn release_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<(), StoreError>;
+
+    /// Tasks accepted before `accepted_before` that have no result yet (queued, running, or
+    /// lost with a queue that did not survive a restart), oldest first, ties broken by id;
+    /// at most `limit`, starting just after `after`, the last task of the previous page.
+    /// Each comes with its agent's binary, to queue it again with. Reads the results
+    /// service's `task_results` to know which tasks are finished.
+    async fn unfinished_tasks(
+        &self,
+        accepted_before: DateTime<Utc>,
+        after: Option<&Task>,
+        limit: u32,
+    ) -> Result<Vec<UnfinishedTask>, StoreError>;
+}
+
+/// A task accepted but not finished, as [`TaskStore::unfinished_tasks`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnfinishedTask {
+    /// The task as the gateway recorded it, with its input.
+    pub task: Task,
+    /// Its agent's binary; `None` only if the agent's row is gone (the schema forbids it).
+    pub binary_hash: Option<Sha256>,
 }
 
 /// Task results and agent statistics. Written by the results service.
@@ -278,6 +299,68 @@ pub enum AttemptConsequence {
     GiveUp,
 }
 
+/// Deletes what has outlived its retention. Run by the results service, periodically.
+///
+/// Unlike every other store, it deletes from tables other services write (the gateway's
+/// tasks, tokens and idempotency keys): retention is one policy over the whole database, and
+/// the results service is the one that knows when a task is finished.
+#[async_trait]
+pub trait RetentionStore: Send + Sync + 'static {
+    /// Deletes, in statements of at most `policy.batch_size` rows each: results stored before
+    /// `policy.results_before` together with their tasks (which hold the inputs) and task
+    /// runs; tokens that expired before `policy.tokens_expired_before`; idempotency keys
+    /// claimed before `policy.idempotency_keys_before`. A task without a result is never
+    /// deleted, and agent statistics are left as they are (their counters do not come from
+    /// the stored results). Returns what was deleted per table, or `None`, having deleted
+    /// nothing, when another process is running it at the same time.
+    async fn delete_expired(
+        &self,
+        policy: &RetentionPolicy,
+    ) -> Result<Option<DeletedRows>, StoreError>;
+}
+
+/// What [`RetentionStore::delete_expired`] deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Results stored before this go, with their tasks and runs; `None` keeps them forever.
+    pub results_before: Option<DateTime<Utc>>,
+    /// Tokens whose `expires_at` is before this go: usually now.
+    pub tokens_expired_before: DateTime<Utc>,
+    /// Idempotency keys claimed before this go: usually the start of the window in which a
+    /// retry is recognised, after which a key means nothing.
+    pub idempotency_keys_before: DateTime<Utc>,
+    /// The most rows one statement deletes, so that none holds its locks for long.
+    pub batch_size: u32,
+}
+
+/// How many rows a retention run deleted, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletedRows {
+    per_table: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl DeletedRows {
+    /// The counts of a run, by table name.
+    pub fn new(per_table: std::collections::BTreeMap<&'static str, u64>) -> Self {
+        DeletedRows { per_table }
+    }
+
+    /// Rows deleted from `table`; 0 for a table the run did not touch.
+    pub fn of(&self, table: &str) -> u64 {
+        self.per_table.get(table).copied().unwrap_or(0)
+    }
+
+    /// Rows deleted from every table together.
+    pub fn total(&self) -> u64 {
+        self.per_table.values().sum()
+    }
+
+    /// Each table the run swept and the rows it deleted there, by table name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.per_table.iter().map(|(table, rows)| (*table, *rows))
+    }
+}
+
 /// What [`ResultStore::watch_results`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResultsStored {
@@ -341,6 +424,8 @@ pub struct DatabaseStores {
     /// The gateway's (secrets, the delivery log) and the webhooks service's (claims and
     /// attempts); the messages themselves are inserted by the database's triggers.
     pub webhooks: std::sync::Arc<dyn WebhookStore>,
+    /// The results service's retention job.
+    pub retention: std::sync::Arc<dyn RetentionStore>,
     /// Probed as the process's `database` dependency, whichever services use it.
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
@@ -354,7 +439,13 @@ impl std::fmt::Debug for DatabaseStores {
 impl DatabaseStores {
     fn from_backend<B>(backend: B) -> Self
     where
-        B: AccountStore + AgentStore + TaskStore + ResultStore + WebhookStore + HealthCheck,
+        B: AccountStore
+            + AgentStore
+            + TaskStore
+            + ResultStore
+            + WebhookStore
+            + RetentionStore
+            + HealthCheck,
     {
         let backend = std::sync::Arc::new(backend);
         DatabaseStores {
@@ -363,6 +454,7 @@ impl DatabaseStores {
             tasks: backend.clone(),
             results: backend.clone(),
             webhooks: backend.clone(),
+            retention: backend.clone(),
             health: backend,
         }
     }

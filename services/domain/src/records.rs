@@ -201,6 +201,11 @@ pub struct Task {
     pub webhook: Option<crate::WebhookSubscription>,
 }
 
+/// How long an `Idempotency-Key` names the task its first request created: a retry within
+/// it is answered with that task; after it the key may name a new task, and the results
+/// service's retention deletes the claim.
+pub const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// An `Idempotency-Key` claimed by a submission: the key names the task the submission
 /// created, and the hash of what it asked for, so that a retry of the same request returns
 /// that task and another request under the same key is refused.

@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod lifecycle;
 mod rate_limit;
+mod resume;
 mod state;
 mod tasks;
 mod telemetry;
@@ -34,6 +35,7 @@ use serde::Serialize;
 
 pub use agents::{AgentMetadata, publish_agent};
 pub use error::{ApiError, ErrorBody};
+pub use resume::{Resumed, resume_unfinished_tasks};
 pub use state::{AppState, GatewayConfig, GatewayDependencies};
 
 use crate::extract::Json;

@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bazaar_domain::{
-    AgentStatus, ErrorCode, IdempotencyClaim, IdempotencyKey, ResultFilter, ResultStatus, Sha256,
-    Task, TaskId, TaskMessage, WebhookEvent, WebhookSubscription,
+    AgentStatus, ErrorCode, IDEMPOTENCY_WINDOW, IdempotencyClaim, IdempotencyKey, ResultFilter,
+    ResultStatus, Sha256, Task, TaskId, TaskMessage, WebhookEvent, WebhookSubscription,
 };
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -63,9 +63,6 @@ pub struct WebhookRequest {
     #[schema(value_type = Vec<WebhookEvent>, min_items = 1, max_items = 2, example = json!(["completed"]))]
     pub events: Vec<String>,
 }
-
-/// How long an `Idempotency-Key` names the task its first request created.
-const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// The response header that marks the answer to a retried request.
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

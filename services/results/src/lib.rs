@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod grpc;
+pub mod retention;
 
 use anyhow::Context;
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bazaar_database::{ResultStore, ResultsStored, StoreError};
+use bazaar_database::{ResultStore, ResultsStored, RetentionStore, StoreError};
 use bazaar_domain::{
     AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, Signal, TaskId, TaskMessage,
     TaskProgress, TaskResult, TaskStarted, UserId,
@@ -33,6 +34,8 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+pub use retention::RetentionConfig;
 
 /// A results request failed. Whichever way the results service is reached, the failure
 /// keeps its [`ErrorCode`]: a remote service's gRPC status is mapped back to the code it
@@ -147,6 +150,8 @@ pub struct ResultsService {
     queue: Arc<dyn TaskQueue>,
     waiters: Arc<Waiters>,
     config: ResultsConfig,
+    /// The retention job [`run`](Self::run) runs beside consuming, if any.
+    retention: Option<(Arc<dyn RetentionStore>, RetentionConfig)>,
 }
 
 impl std::fmt::Debug for ResultsService {
@@ -168,16 +173,39 @@ impl ResultsService {
         queue: Arc<dyn TaskQueue>,
         config: ResultsConfig,
     ) -> Arc<Self> {
+        Self::build(store, queue, config, None)
+    }
+
+    /// [`ResultsService::new`] that also runs the retention job (see [`retention`]) while it
+    /// [runs](Self::run).
+    pub fn with_retention(
+        store: Arc<dyn ResultStore>,
+        queue: Arc<dyn TaskQueue>,
+        config: ResultsConfig,
+        retention_store: Arc<dyn RetentionStore>,
+        retention: RetentionConfig,
+    ) -> Arc<Self> {
+        Self::build(store, queue, config, Some((retention_store, retention)))
+    }
+
+    fn build(
+        store: Arc<dyn ResultStore>,
+        queue: Arc<dyn TaskQueue>,
+        config: ResultsConfig,
+        retention: Option<(Arc<dyn RetentionStore>, RetentionConfig)>,
+    ) -> Arc<Self> {
         Arc::new(ResultsService {
             store,
             queue,
             waiters: Arc::new(Mutex::new(HashMap::new())),
             config,
+            retention,
         })
     }
 
     /// Consumes result messages (and dead-lettered tasks, where the queue has them) until
-    /// `shutdown`; what was already delivered is stored first.
+    /// `shutdown`; what was already delivered is stored first. Runs the retention job
+    /// meanwhile, if it has one.
     pub async fn run(
         self: Arc<Self>,
         queue: Arc<dyn TaskQueue>,
@@ -217,7 +245,13 @@ impl ResultsService {
                 None => Ok(()),
             }
         };
-        tokio::try_join!(results, dead_tasks, notifications)?;
+        let retention = async {
+            match self.retention.clone() {
+                Some((store, config)) => retention::run(store, config, shutdown.clone()).await,
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(results, dead_tasks, notifications, retention)?;
         Ok(())
     }
 

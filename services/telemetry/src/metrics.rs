@@ -338,14 +338,30 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A table the retention job deleted rows from.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetentionTableLabels {
+    /// The table's name, such as `task_results` or `api_tokens`.
+    pub table: &'static str,
+}
+
+/// How a retention run went: `ran`, `skipped` (another replica was running it) or `failed`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetentionRunLabels {
+    /// `ran`, `skipped` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// What the results service of this process stored: new results, redelivered duplicates,
-/// failed batches and batch sizes.
+/// failed batches and batch sizes; and what its retention job deleted.
 #[derive(Debug)]
 pub struct ResultsMetrics {
     stored: Counter,
     duplicates: Counter,
     store_failures: Counter,
     batch_sizes: Histogram,
+    retention_deleted: Family<RetentionTableLabels, Counter>,
+    retention_runs: Family<RetentionRunLabels, Counter>,
 }
 
 impl Default for ResultsMetrics {
@@ -355,6 +371,8 @@ impl Default for ResultsMetrics {
             duplicates: Counter::default(),
             store_failures: Counter::default(),
             batch_sizes: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            retention_deleted: Family::default(),
+            retention_runs: Family::default(),
         }
     }
 }
@@ -381,6 +399,16 @@ impl ResultsMetrics {
             "Results stored per transaction",
             self.batch_sizes.clone(),
         );
+        registry.register(
+            "bazaar_retention_deleted_rows",
+            "Rows the retention job deleted, by table",
+            self.retention_deleted.clone(),
+        );
+        registry.register(
+            "bazaar_retention_runs",
+            "Retention runs, by outcome (skipped: another replica was running it)",
+            self.retention_runs.clone(),
+        );
     }
 
     /// A batch of `received` results was stored, `new` of them for the first time.
@@ -394,6 +422,20 @@ impl ResultsMetrics {
     /// A batch (or a dead-lettered task) failed to store and went back on the queue.
     pub fn store_failed(&self) {
         self.store_failures.inc();
+    }
+
+    /// A retention run deleted `rows` rows of `table`.
+    pub fn retention_deleted(&self, table: &'static str, rows: u64) {
+        self.retention_deleted
+            .get_or_create(&RetentionTableLabels { table })
+            .inc_by(rows);
+    }
+
+    /// A retention run ended: `ran`, `skipped` or `failed`.
+    pub fn retention_run(&self, outcome: &'static str) {
+        self.retention_runs
+            .get_or_create(&RetentionRunLabels { outcome })
+            .inc();
     }
 }
 

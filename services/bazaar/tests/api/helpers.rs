@@ -121,6 +121,11 @@ pub fn string_field<'a>(value: &'a Value, field: &str) -> &'a str {
 }
 
 impl TestApp {
+    /// The app's data directory: its SQLite file is `bazaar.db` there.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

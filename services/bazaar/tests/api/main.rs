@@ -10,6 +10,7 @@ mod examples;
 mod idempotency;
 mod lifecycle;
 mod listing;
+mod retention;
 mod sandbox_via_api;
 mod stats;
 mod tasks;

@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
 
 use crate::StoreError;
-use crate::sql::{Dialect, SqlStore, TaskDialect, WebhookDialect};
+use crate::sql::{Dialect, RetentionDialect, SqlStore, TaskDialect, WebhookDialect, store_error};
 
 /// Every store of distributed mode, in one PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -29,6 +29,10 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// The key of the session-level advisory lock that one results service replica at a
+    /// time holds while it deletes expired rows: "bazaar" and 1 in ASCII.
+    pub const RETENTION_LOCK_KEY: i64 = 0x6261_7a61_6172_0001;
+
     /// Connects to the database at `url` (`postgres://user:password@host:5432/database`) and
     /// brings its schema up to date. Services starting together may all call this: the
     /// migrations take a lock of their own, so they run once.
@@ -73,6 +77,26 @@ impl TaskDialect for PostgresStore {}
 /// Several webhook deliverers may claim at once: each skips the rows another is claiming.
 impl WebhookDialect for PostgresStore {
     const CLAIM_LOCK: &'static str = " for update skip locked";
+}
+
+/// Replicas of the results service share the database: a run holds a session-level advisory
+/// lock on a connection of its own, so that the deletions themselves commit batch by batch.
+#[async_trait::async_trait]
+impl RetentionDialect for PostgresStore {
+    /// The connection that holds the lock. It is closed, not returned to the pool, when the
+    /// run ends, however it ends (even cancelled), which releases the lock.
+    type Lock = sqlx::pool::PoolConnection<Postgres>;
+
+    async fn lock_retention(&self) -> Result<Option<Self::Lock>, StoreError> {
+        let mut connection = self.pool.acquire().await.map_err(store_error::<Postgres>)?;
+        connection.close_on_drop();
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(Self::RETENTION_LOCK_KEY)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(store_error::<Postgres>)?;
+        Ok(locked.then_some(connection))
+    }
 }
 
 impl Dialect for Postgres {

@@ -4,7 +4,8 @@
 //!
 //! A backend brings its pools, its [`Dialect`] (how a point in time is stored, which error
 //! codes mean the server cannot serve) and, per concern, the SQL fragments and steps that
-//! differ between the two databases: [`AgentDialect`], [`TaskDialect`], [`ResultDialect`].
+//! differ between the two databases: [`AgentDialect`], [`TaskDialect`], [`ResultDialect`],
+//! [`RetentionDialect`].
 //! Statements number their parameters `$1`, `$2`, …, which both databases read, so most
 //! statements are one text for both.
 
@@ -12,6 +13,7 @@ mod accounts;
 mod agents;
 mod listing;
 mod results;
+mod retention;
 mod rows;
 mod search;
 mod statement;
@@ -27,6 +29,7 @@ use crate::{HealthCheck, StoreError};
 
 pub(crate) use agents::{AgentDialect, AgentSql};
 pub(crate) use results::ResultDialect;
+pub(crate) use retention::RetentionDialect;
 pub(crate) use rows::{StoredRow, agent_from_row};
 pub(crate) use search::Search;
 pub(crate) use statement::{Runs, Statement, fetch_record, fetch_records};

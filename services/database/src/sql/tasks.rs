@@ -1,17 +1,27 @@
 //! [`TaskStore`] for every SQL store with a [`TaskDialect`]: tasks are one set of statements
 //! in both databases; only how inserts reach the database may differ.
 
+use anyhow::Context;
 use async_trait::async_trait;
-use bazaar_domain::{IdempotencyClaim, Task, TaskId};
+use bazaar_domain::{IdempotencyClaim, Sha256, Task, TaskId};
 use chrono::{DateTime, Utc};
 use sqlx::Pool;
 
 use super::rows::{claim_from_row, task_from_row};
-use super::{Runs, SqlStore, Statement, fetch_record};
-use crate::{StoreError, TaskStore};
+use super::{Runs, SqlStore, Statement, StoredRow, fetch_record, fetch_records};
+use crate::{StoreError, TaskStore, UnfinishedTask};
 
 const SELECT_TASK: &str = "select id, agent_id, user_id, input_size, input, timeout_ms, \
     created_at, webhook_url, webhook_events from tasks where id = $1";
+
+/// Tasks accepted before `$1` without a result, oldest first, with their agents' binaries.
+/// Walks `idx_tasks_created_at` in order; a task whose agent row is gone still comes, with
+/// no binary.
+const SELECT_UNFINISHED_TASKS: &str = "select tasks.id, tasks.agent_id, tasks.user_id, \
+    tasks.input_size, tasks.input, tasks.timeout_ms, tasks.created_at, agents.binary_hash \
+    from tasks left join agents on agents.id = tasks.agent_id \
+    where tasks.created_at < $1 \
+    and not exists (select 1 from task_results where task_results.task_id = tasks.id)";
 
 const DELETE_TASK: &str = "delete from tasks where id = $1";
 
@@ -129,6 +139,40 @@ impl<Store: TaskDialect> TaskStore for Store {
             "the idempotency key `{}` changed hands {CLAIM_ATTEMPTS} times while being claimed",
             claim.key
         )))
+    }
+
+    async fn unfinished_tasks(
+        &self,
+        accepted_before: DateTime<Utc>,
+        after: Option<&Task>,
+        limit: u32,
+    ) -> Result<Vec<UnfinishedTask>, StoreError> {
+        let mut select = Statement::new(SELECT_UNFINISHED_TASKS).bind(accepted_before);
+        if let Some(after) = after {
+            // Keyset pagination: strictly after the previous page's last task, in the
+            // order of the listing, so that a task is listed once however many pages.
+            select.push(" and (tasks.created_at > ");
+            select.push_bind(after.created_at);
+            select.push(" or (tasks.created_at = ");
+            select.push_bind(after.created_at);
+            select.push(" and tasks.id > ");
+            select.push_bind(after.id.as_str());
+            select.push("))");
+        }
+        select.push(" order by tasks.created_at, tasks.id limit ");
+        select.push_bind(i64::from(limit));
+        fetch_records(self.reader(), select, |row| {
+            let binary_hash = row
+                .optional_text("binary_hash")?
+                .map(|hash| Sha256::parse(&hash))
+                .transpose()
+                .context("corrupt row: `binary_hash`")?;
+            Ok(UnfinishedTask {
+                task: task_from_row::<Store::Database>(row)?,
+                binary_hash,
+            })
+        })
+        .await
     }
 
     async fn release_idempotency_key(&self, claim: &IdempotencyClaim) -> Result<(), StoreError> {

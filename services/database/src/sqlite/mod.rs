@@ -24,7 +24,7 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::StoreError;
-use crate::sql::{Dialect, SqlStore, WebhookDialect};
+use crate::sql::{Dialect, RetentionDialect, SqlStore, WebhookDialect};
 
 /// Every store of embedded mode, in one SQLite file.
 #[derive(Debug, Clone)]
@@ -85,6 +85,16 @@ impl SqlStore for SqliteStore {
 /// One process writes, through one connection: a claim needs no lock of its own.
 impl WebhookDialect for SqliteStore {
     const CLAIM_LOCK: &'static str = "";
+}
+
+/// One process uses an embedded database: a retention run has nobody to keep out.
+#[async_trait::async_trait]
+impl RetentionDialect for SqliteStore {
+    type Lock = ();
+
+    async fn lock_retention(&self) -> Result<Option<()>, StoreError> {
+        Ok(Some(()))
+    }
 }
 
 impl Dialect for Sqlite {

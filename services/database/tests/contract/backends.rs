@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bazaar_database::{
-    AccountStore, AgentStore, HealthCheck, PostgresStore, ResultStore, SqliteStore, TaskStore,
-    WebhookStore,
+    AccountStore, AgentStore, HealthCheck, PostgresStore, ResultStore, RetentionStore, SqliteStore,
+    TaskStore, WebhookStore,
 };
 use bazaar_domain::AgentId;
 use bazaar_test_support::throwaway_postgres_database;
@@ -21,6 +21,7 @@ pub struct Backend {
     pub tasks: Arc<dyn TaskStore>,
     pub results: Arc<dyn ResultStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub retention: Arc<dyn RetentionStore>,
     pub health: Arc<dyn HealthCheck>,
     pub seeding: Arc<dyn Seeding>,
     // Dropped last: whatever holds the database (a temporary directory, a throwaway database).
@@ -33,6 +34,17 @@ pub trait Seeding: Send + Sync + 'static {
     /// Sets an agent's average rating; ratings have no writer in Bazaar so far, yet listings
     /// filter and sort by them.
     async fn set_rating(&self, agent_id: &AgentId, rating: f64);
+
+    /// Takes the lock that keeps retention runs of several processes apart, as another
+    /// process running retention would; `None` for a database only one process uses.
+    async fn hold_retention_lock(&self) -> Option<Box<dyn HeldLock>>;
+}
+
+/// A lock held on behalf of another process.
+#[async_trait]
+pub trait HeldLock: Send {
+    /// Gives it up, and returns once it is free.
+    async fn release(self: Box<Self>);
 }
 
 /// SQLite in a file of its own temporary directory, as embedded mode runs it.
@@ -51,6 +63,7 @@ pub async fn sqlite() -> Option<Backend> {
         tasks: store.clone(),
         results: store.clone(),
         webhooks: store.clone(),
+        retention: store.clone(),
         health: store,
         seeding: Arc::new(seeding),
         _storage: Box::new(directory),
@@ -73,6 +86,10 @@ impl Seeding for SqliteSeeding {
             .rows_affected();
         assert_eq!(updated, 1, "no agent {agent_id} to rate");
     }
+
+    async fn hold_retention_lock(&self) -> Option<Box<dyn HeldLock>> {
+        None
+    }
 }
 
 /// PostgreSQL in a database of its own, created for the test and dropped after it, as
@@ -87,7 +104,7 @@ pub async fn postgres() -> Option<Backend> {
             .unwrap_or_else(|error| panic!("postgres store opens: {error:#}")),
     );
     let seeding = PostgresSeeding {
-        // Only tests that seed ratings connect.
+        // Only tests that seed ratings or hold locks connect.
         pool: PgPoolOptions::new()
             .max_connections(1)
             .connect_lazy(&url)
@@ -99,6 +116,7 @@ pub async fn postgres() -> Option<Backend> {
         tasks: store.clone(),
         results: store.clone(),
         webhooks: store.clone(),
+        retention: store.clone(),
         health: store,
         seeding: Arc::new(seeding),
         _storage: Box::new(database),
@@ -120,5 +138,34 @@ impl Seeding for PostgresSeeding {
             .expect("rating is set")
             .rows_affected();
         assert_eq!(updated, 1, "no agent {agent_id} to rate");
+    }
+
+    async fn hold_retention_lock(&self) -> Option<Box<dyn HeldLock>> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .expect("a connection to hold the lock on");
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(PostgresStore::RETENTION_LOCK_KEY)
+            .fetch_one(&mut *connection)
+            .await
+            .expect("the retention lock is taken");
+        assert!(locked, "nobody else holds the retention lock");
+        Some(Box::new(PostgresLock(connection)))
+    }
+}
+
+struct PostgresLock(sqlx::pool::PoolConnection<sqlx::Postgres>);
+
+#[async_trait]
+impl HeldLock for PostgresLock {
+    async fn release(mut self: Box<Self>) {
+        let unlocked: bool = sqlx::query_scalar("select pg_advisory_unlock($1)")
+            .bind(PostgresStore::RETENTION_LOCK_KEY)
+            .fetch_one(&mut *self.0)
+            .await
+            .expect("the retention lock is released");
+        assert!(unlocked, "the retention lock was held");
     }
 }

@@ -18,6 +18,7 @@ mod agents;
 mod health;
 mod listing;
 mod results;
+mod retention;
 mod runs;
 mod search;
 mod tasks;
@@ -102,6 +103,9 @@ macro_rules! store_contract_tests {
                 the_same_key_of_another_user_is_a_claim_of_its_own,
                 a_claim_older_than_the_window_is_replaced,
                 a_released_claim_frees_its_key_but_not_a_later_claim,
+                unfinished_tasks_are_those_without_a_result_oldest_first_with_their_binary,
+                tasks_accepted_at_or_after_the_bound_are_not_unfinished_ones,
+                unfinished_tasks_page_after_the_last_task_even_among_equal_times,
             }
             results {
                 inserting_results_returns_how_many_were_new,
@@ -140,6 +144,16 @@ macro_rules! store_contract_tests {
                 a_given_up_message_is_failed_and_never_claimed_again,
                 a_secret_is_created_once_and_replaced_on_rotation,
                 old_finished_logs_are_deleted_and_pending_messages_kept,
+            }
+            retention {
+                results_past_the_cutoff_go_with_their_tasks_and_runs,
+                a_task_without_a_result_is_never_deleted_however_old,
+                statistics_counters_are_unchanged_by_deletion,
+                many_expired_results_are_deleted_batch_after_batch,
+                keeping_results_forever_keeps_every_result_and_task,
+                expired_tokens_are_deleted_and_live_ones_kept,
+                idempotency_keys_past_their_window_are_deleted_and_newer_ones_kept,
+                a_run_is_skipped_while_another_process_holds_the_retention_lock,
             }
             health {
                 a_fresh_store_is_healthy,

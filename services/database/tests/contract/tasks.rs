@@ -1,7 +1,9 @@
 //! `TaskStore`: submitted tasks.
 
+use bazaar_database::UnfinishedTask;
 use bazaar_domain::{
-    IdempotencyClaim, IdempotencyKey, Sha256, Task, TaskId, UserId, WebhookSubscription,
+    IdempotencyClaim, IdempotencyKey, ResultStatus, Sha256, Task, TaskId, TaskResult, UserId,
+    WebhookSubscription,
 };
 
 use std::sync::Arc;
@@ -215,4 +217,138 @@ pub async fn a_released_claim_frees_its_key_but_not_a_later_claim(backend: Backe
 
     assert_eq!(claimed, None);
     assert_eq!(standing, Some(second));
+}
+
+/// Stores a successful result for `task`.
+async fn finish(backend: &Backend, task: &Task) {
+    let result = TaskResult {
+        task_id: task.id.clone(),
+        agent_id: task.agent_id.clone(),
+        owner: task.owner.clone(),
+        status: ResultStatus::Succeeded,
+        exit_code: 0,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        duration_ms: 5,
+        error: None,
+        created_at: task.created_at + TimeDelta::seconds(1),
+    };
+    let stored = backend.results.insert_results(&[result]).await.unwrap();
+    assert_eq!(stored, 1);
+}
+
+fn ids(unfinished: &[UnfinishedTask]) -> Vec<TaskId> {
+    unfinished
+        .iter()
+        .map(|entry| entry.task.id.clone())
+        .collect()
+}
+
+pub async fn unfinished_tasks_are_those_without_a_result_oldest_first_with_their_binary(
+    backend: Backend,
+) {
+    let template = new_task(&backend).await;
+    let agent = backend
+        .agents
+        .get_agent(&template.agent_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let tasks: Vec<Task> = [30, 10, 20, 40]
+        .into_iter()
+        .map(|seconds| Task {
+            id: TaskId::generate(),
+            created_at: at(seconds),
+            ..template.clone()
+        })
+        .collect();
+    for task in &tasks {
+        backend.tasks.insert_task(task).await.unwrap();
+    }
+    finish(&backend, &tasks[2]).await;
+
+    let unfinished = backend
+        .tasks
+        .unfinished_tasks(at(1000), None, 10)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        ids(&unfinished),
+        [
+            tasks[1].id.clone(),
+            tasks[0].id.clone(),
+            tasks[3].id.clone()
+        ]
+    );
+    assert_eq!(
+        unfinished[0].task, tasks[1],
+        "the task comes whole, input included"
+    );
+    assert!(
+        unfinished
+            .iter()
+            .all(|entry| entry.binary_hash.as_ref() == Some(&agent.binary_hash))
+    );
+}
+
+pub async fn tasks_accepted_at_or_after_the_bound_are_not_unfinished_ones(backend: Backend) {
+    let template = new_task(&backend).await;
+    let before = Task {
+        id: TaskId::generate(),
+        created_at: at(99),
+        ..template.clone()
+    };
+    let at_bound = Task {
+        id: TaskId::generate(),
+        created_at: at(100),
+        ..template.clone()
+    };
+    backend.tasks.insert_task(&before).await.unwrap();
+    backend.tasks.insert_task(&at_bound).await.unwrap();
+
+    let unfinished = backend
+        .tasks
+        .unfinished_tasks(at(100), None, 10)
+        .await
+        .unwrap();
+
+    assert_eq!(ids(&unfinished), [before.id]);
+}
+
+pub async fn unfinished_tasks_page_after_the_last_task_even_among_equal_times(backend: Backend) {
+    let template = new_task(&backend).await;
+    // Five at the same instant, then two later: pages must split the tie by id and list
+    // each task exactly once.
+    let mut tasks: Vec<Task> = (0..7)
+        .map(|index| Task {
+            id: TaskId::generate(),
+            created_at: at(if index < 5 { 50 } else { 50 + index }),
+            ..template.clone()
+        })
+        .collect();
+    for task in &tasks {
+        backend.tasks.insert_task(task).await.unwrap();
+    }
+
+    let mut listed = Vec::new();
+    let mut after: Option<Task> = None;
+    loop {
+        let page = backend
+            .tasks
+            .unfinished_tasks(at(1000), after.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2, "a page holds at most `limit` tasks");
+        let Some(last) = page.last() else { break };
+        after = Some(last.task.clone());
+        listed.extend(ids(&page));
+    }
+
+    let mut expected: Vec<TaskId> = tasks.drain(..5).map(|task| task.id).collect();
+    expected.sort_by(|left, right| left.as_str().cmp(right.as_str()));
+    expected.extend(tasks.into_iter().map(|task| task.id));
+    assert_eq!(listed, expected);
 }
