@@ -521,7 +521,7 @@ async fn declare_topology(
         .exchange_declare(
             names.dead_letter_exchange.as_str().into(),
             ExchangeKind::Direct,
-            durable.clone(),
+            durable,
             FieldTable::default(),
         )
         .await?;

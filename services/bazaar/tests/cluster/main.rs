@@ -6,6 +6,7 @@
 
 mod collector;
 mod harness;
+mod lifecycle;
 mod shutdown;
 mod telemetry;
 mod webhooks;
@@ -126,10 +127,11 @@ async fn a_task_whose_worker_is_killed_is_redelivered_and_yields_one_result() {
         .get(&format!("/tasks/{task_id}"), Some(&token))
         .await;
     assert_eq!(
-        before_kill.1["status"], "queued",
+        before_kill.1["status"], "running",
         "the first worker must still be running it: {}",
         before_kill.1
     );
+    assert_eq!(before_kill.1["attempts"], 1, "{}", before_kill.1);
     cluster.kill_worker(0);
     let killed_at = std::time::Instant::now();
 
@@ -155,6 +157,12 @@ async fn a_task_whose_worker_is_killed_is_redelivered_and_yields_one_result() {
         .get(&format!("/agents/{agent_id}/stats"), None)
         .await;
     assert_eq!(stats.1["tasks_completed"], 1, "{}", stats.1);
+    // The task shows it took a second attempt.
+    let finished = cluster
+        .get(&format!("/tasks/{task_id}"), Some(&token))
+        .await;
+    assert_eq!(finished.1["status"], "succeeded", "{}", finished.1);
+    assert_eq!(finished.1["attempts"], 2, "{}", finished.1);
 
     cluster.stop().await;
 }
@@ -214,7 +222,7 @@ async fn a_synchronous_run_still_going_when_the_preferred_wait_ends_is_accepted(
         .await;
 
     assert_eq!(accepted.0, 202, "{}", accepted.1);
-    assert_eq!(accepted.1["status"], "queued", "{}", accepted.1);
+    assert_eq!(accepted.1["status"], "running", "{}", accepted.1);
     assert!(started.elapsed() >= Duration::from_secs(1));
     let task_id = accepted.1["task_id"].as_str().unwrap().to_owned();
     let result = cluster

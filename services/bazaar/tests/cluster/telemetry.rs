@@ -193,9 +193,10 @@ async fn every_process_serves_health_readiness_and_metrics() {
             "bazaar_queue_consumed_total{queue=\"tasks\",outcome=\"ok\"}",
             1.0,
         ),
+        // The start, then the result.
         (
             "bazaar_queue_published_total{queue=\"results\",outcome=\"ok\"}",
-            1.0,
+            2.0,
         ),
     ] {
         assert_eq!(sample(&worker, name), Some(expected), "{name} in\n{worker}");
@@ -211,9 +212,10 @@ async fn every_process_serves_health_readiness_and_metrics() {
         ("bazaar_results_stored_total", 1.0),
         ("bazaar_results_duplicates_total", 0.0),
         ("bazaar_results_batch_size_count", 1.0),
+        // The start, then the result.
         (
             "bazaar_queue_consumed_total{queue=\"results\",outcome=\"ok\"}",
-            1.0,
+            2.0,
         ),
     ] {
         assert_eq!(

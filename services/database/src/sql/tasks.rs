@@ -18,7 +18,8 @@ const SELECT_TASK: &str = "select id, agent_id, user_id, input_size, input, time
 /// Walks `idx_tasks_created_at` in order; a task whose agent row is gone still comes, with
 /// no binary.
 const SELECT_UNFINISHED_TASKS: &str = "select tasks.id, tasks.agent_id, tasks.user_id, \
-    tasks.input_size, tasks.input, tasks.timeout_ms, tasks.created_at, agents.binary_hash \
+    tasks.input_size, tasks.input, tasks.timeout_ms, tasks.created_at, tasks.webhook_url, \
+    tasks.webhook_events, agents.binary_hash \
     from tasks left join agents on agents.id = tasks.agent_id \
     where tasks.created_at < $1 \
     and not exists (select 1 from task_results where task_results.task_id = tasks.id)";
