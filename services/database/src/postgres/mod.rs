@@ -97,6 +97,16 @@ impl RetentionDialect for PostgresStore {
             .map_err(store_error::<Postgres>)?;
         Ok(locked.then_some(connection))
     }
+
+    async fn unlock_retention(&self, mut lock: Self::Lock) {
+        let unlocked = sqlx::query("select pg_advisory_unlock($1)")
+            .bind(Self::RETENTION_LOCK_KEY)
+            .execute(&mut *lock)
+            .await;
+        if let Err(error) = unlocked {
+            tracing::warn!(%error, "failed to release the retention lock; it goes with its connection");
+        }
+    }
 }
 
 impl Dialect for Postgres {

@@ -77,6 +77,12 @@ pub(crate) trait RetentionDialect: SqlStore {
 
     /// The right to run retention now; `None` when another process is running it.
     async fn lock_retention(&self) -> Result<Option<Self::Lock>, StoreError>;
+
+    /// Gives the right back at the end of a run, at once (dropping the lock gives it back
+    /// too, but only once its connection is gone).
+    async fn unlock_retention(&self, lock: Self::Lock) {
+        drop(lock);
+    }
 }
 
 #[async_trait]
@@ -114,7 +120,7 @@ impl<Store: RetentionDialect> RetentionStore for Store {
                 }
             }
         }
-        drop(lock);
+        self.unlock_retention(lock).await;
         Ok(Some(DeletedRows::new(deleted)))
     }
 }
