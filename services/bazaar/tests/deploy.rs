@@ -5,7 +5,8 @@
 //! it. The printed configuration is then held against what the manifests declare: container
 //! ports, Service target ports and probes against the addresses the target listens on, the
 //! gateway's results URL against the results Service, the worker's module cache against its
-//! writable volumes, KEDA's queue against the worker's queue names.
+//! writable volumes, KEDA's queue against the worker's queue names, the webhooks service's
+//! NetworkPolicy against its database and the private networks it must not reach.
 //!
 //! Schemas and security policies are `scripts/check-deploy.sh`'s job.
 
@@ -174,7 +175,7 @@ fn listeners(config: &Json) -> Listeners {
     let sections: &[&str] = match target(config) {
         "gateway" => &["http"],
         "results" => &["results", "ops"],
-        "worker" => &["ops"],
+        "worker" | "webhooks" => &["ops"],
         other => panic!("a deployed container runs one service, not `{other}`"),
     };
     for section in sections {
@@ -439,7 +440,10 @@ fn the_binary_accepts_each_kubernetes_container_and_it_runs_one_service() {
         .iter()
         .map(|container| target(&container.config))
         .collect();
-    assert_eq!(targets, BTreeSet::from(["gateway", "results", "worker"]));
+    assert_eq!(
+        targets,
+        BTreeSet::from(["gateway", "results", "webhooks", "worker"])
+    );
     for container in &containers {
         assert_eq!(
             text_at(container.container, "image"),
@@ -669,6 +673,183 @@ fn kubernetes_pods_run_as_the_image_user() {
     }
 }
 
+/// The webhooks service posts to URLs that users choose. Its pods may reach ports 80 and 443
+/// of public addresses only (the service refuses other targets itself; the NetworkPolicy
+/// holds if that check ever fails), and still reach their database and DNS.
+#[test]
+fn the_webhooks_pods_reach_the_web_ports_of_public_addresses_only() {
+    let private_networks = [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+    ];
+    let manifests = Manifests::load();
+    let containers = manifests.bazaar_containers();
+    let webhooks = by_target(&containers, "webhooks");
+    // Egress is limited once a policy with the type `Egress` selects the pods; it is then
+    // the union of those policies' rules.
+    let egress_rules: Vec<(String, &Yaml)> = manifests
+        .of_kind("NetworkPolicy")
+        .into_iter()
+        .filter(|policy| policy_selects(policy, webhooks.pod))
+        .filter(|policy| {
+            strings(sequence_at(policy, "spec.policyTypes")).contains(&"Egress".to_owned())
+        })
+        .flat_map(|policy| {
+            let name = text_at(policy, "metadata.name");
+            sequence_at(policy, "spec.egress")
+                .iter()
+                .map(move |rule| (name.clone(), rule))
+        })
+        .collect();
+    assert!(
+        !egress_rules.is_empty(),
+        "no NetworkPolicy limits where the webhooks pods connect"
+    );
+    for (name, rule) in &egress_rules {
+        // Rules that surely open neither port are of no concern here; a named port may be any.
+        if [80, 443]
+            .into_iter()
+            .all(|port| rule_opens(rule, port) == Some(false))
+        {
+            continue;
+        }
+        let peers = sequence_at(rule, "to");
+        assert!(
+            !peers.is_empty(),
+            "NetworkPolicy {name}: an egress rule opens port 80 or 443 to every address"
+        );
+        for peer in peers {
+            let block = at(peer, "ipBlock").unwrap_or_else(|| {
+                panic!("NetworkPolicy {name}: port 80 or 443 open to a peer that is no ipBlock: {peer:?}")
+            });
+            let cidr = Ipv4Network::parse(&text_at(block, "cidr"));
+            let except: Vec<Ipv4Network> = strings(sequence_at(block, "except"))
+                .iter()
+                .map(|raw| Ipv4Network::parse(raw))
+                .collect();
+            for raw in private_networks {
+                let private = Ipv4Network::parse(raw);
+                assert!(
+                    !cidr.overlaps(private)
+                        || except.iter().any(|excepted| excepted.contains(private)),
+                    "NetworkPolicy {name}: ports 80 and 443 of {raw} are open to the webhooks pods"
+                );
+            }
+        }
+    }
+    let public_web = |port: u16| {
+        egress_rules.iter().any(|(_, rule)| {
+            rule_opens(rule, port) == Some(true)
+                && sequence_at(rule, "to").iter().any(|peer| {
+                    at(peer, "ipBlock.cidr").is_some_and(|cidr| text(cidr) == "0.0.0.0/0")
+                })
+        })
+    };
+    assert!(
+        public_web(80) && public_web(443),
+        "the webhooks pods reach ports 80 and 443 of public addresses (ipBlock 0.0.0.0/0)"
+    );
+    let database = webhooks.config["database"]["url"]
+        .as_str()
+        .and_then(|url| reqwest::Url::parse(url).ok())
+        .expect("the webhooks service has a database.url");
+    let database_port = database.port().unwrap_or(5432);
+    for (port, what) in [(53, "DNS"), (database_port, "PostgreSQL")] {
+        assert!(
+            egress_rules
+                .iter()
+                .any(|(_, rule)| rule_opens(rule, port) == Some(true)),
+            "the webhooks pods reach {what} on port {port}"
+        );
+    }
+}
+
+/// Whether a NetworkPolicy applies to the pods of `pod`, a pod template.
+fn policy_selects(policy: &Yaml, pod: &Yaml) -> bool {
+    assert!(
+        at(policy, "spec.podSelector.matchExpressions").is_none(),
+        "NetworkPolicy {}: this test reads matchLabels only",
+        text_at(policy, "metadata.name")
+    );
+    // No labels select every pod of the namespace.
+    let every_pod = Yaml::Mapping(Default::default());
+    selects(
+        at(policy, "spec.podSelector.matchLabels").unwrap_or(&every_pod),
+        pod,
+    )
+}
+
+/// Whether an egress rule opens `port`: `None` when a named port leaves it unknown.
+fn rule_opens(rule: &Yaml, port: u16) -> Option<bool> {
+    let ports = sequence_at(rule, "ports");
+    if ports.is_empty() {
+        return Some(true);
+    }
+    let mut unknown = false;
+    for entry in ports {
+        match at(entry, "port") {
+            None => return Some(true),
+            Some(Yaml::Number(first)) if port_range_contains(entry, first, port) => {
+                return Some(true);
+            }
+            Some(Yaml::Number(_)) => {}
+            Some(_) => unknown = true,
+        }
+    }
+    if unknown { None } else { Some(false) }
+}
+
+/// Whether the port entry from `first` to its `endPort` (or `first` alone) holds `port`.
+fn port_range_contains(entry: &Yaml, first: &serde_yaml_ng::Number, port: u16) -> bool {
+    let first = first.as_u64().unwrap();
+    let last = at(entry, "endPort").and_then(Yaml::as_u64).unwrap_or(first);
+    (first..=last).contains(&u64::from(port))
+}
+
+/// An IPv4 network, `a.b.c.d/n`, as an ipBlock names it.
+#[derive(Clone, Copy)]
+struct Ipv4Network {
+    network: u32,
+    prefix_length: u32,
+}
+
+impl Ipv4Network {
+    fn parse(raw: &str) -> Self {
+        let (address, prefix_length) = raw
+            .split_once('/')
+            .unwrap_or_else(|| panic!("{raw} is not an IPv4 network (this test reads no IPv6)"));
+        let address: std::net::Ipv4Addr = address
+            .parse()
+            .unwrap_or_else(|_| panic!("{raw} is not an IPv4 network (this test reads no IPv6)"));
+        let prefix_length: u32 = prefix_length
+            .parse()
+            .ok()
+            .filter(|length| *length <= 32)
+            .unwrap_or_else(|| panic!("{raw}: a prefix length of 0 to 32"));
+        Ipv4Network {
+            network: u32::from(address),
+            prefix_length,
+        }
+    }
+
+    fn mask(self) -> u32 {
+        u32::MAX.checked_shl(32 - self.prefix_length).unwrap_or(0)
+    }
+
+    /// Whether every address of `other` is in this network.
+    fn contains(self, other: Ipv4Network) -> bool {
+        self.prefix_length <= other.prefix_length
+            && (self.network ^ other.network) & self.mask() == 0
+    }
+
+    fn overlaps(self, other: Ipv4Network) -> bool {
+        self.contains(other) || other.contains(self)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Docker Compose
 
@@ -729,7 +910,10 @@ fn the_binary_accepts_each_compose_service_and_the_services_find_each_other() {
         .iter()
         .map(|service| target(&service.config))
         .collect();
-    assert_eq!(targets, BTreeSet::from(["gateway", "results", "worker"]));
+    assert_eq!(
+        targets,
+        BTreeSet::from(["gateway", "results", "webhooks", "worker"])
+    );
     for service in &services {
         let listeners = listeners(&service.config);
         // Published ports (`[host_ip:]host_port:container_port`) reach a listener.
@@ -757,6 +941,32 @@ fn the_binary_accepts_each_compose_service_and_the_services_find_each_other() {
                 "results.url {url}"
             );
         }
+    }
+}
+
+/// The webhooks service sends what the gateways and the results service put in the
+/// database's outbox: in distributed mode that database is PostgreSQL, as `bazaar` requires
+/// at start-up (which `--print-config` does not check).
+#[test]
+fn every_deployed_webhooks_service_reads_its_outbox_from_postgresql() {
+    let manifests = Manifests::load();
+    let containers = manifests.bazaar_containers();
+    let services = compose_services();
+    let kubernetes = containers
+        .iter()
+        .map(|container| (container.name.clone(), &container.config));
+    let compose = services
+        .iter()
+        .map(|service| (format!("compose service {}", service.name), &service.config));
+    for (name, config) in kubernetes
+        .chain(compose)
+        .filter(|(_, config)| target(config) == "webhooks")
+    {
+        let url = config["database"]["url"].as_str().unwrap_or_default();
+        assert!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "{name}: database.url is {url:?}, not PostgreSQL"
+        );
     }
 }
 
