@@ -13,24 +13,11 @@ use sqlx::sqlite::SqliteConnectOptions;
 /// Tasks submitted before the kill.
 const TASKS: usize = 200;
 
-/// A module that spins on the monotonic clock for 50 ms, then prints `done`: slow enough
-/// that one worker slot leaves most of the tasks queued while they are submitted.
-const SLOW_AGENT: &str = r#"(module
-  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 100) "done")
-  (func (export "_start") (local $start i64)
-    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
-    (local.set $start (i64.load (i32.const 0)))
-    (block $out
-      (loop $spin
-        (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
-        (br_if $out (i64.ge_u (i64.sub (i64.load (i32.const 0)) (local.get $start)) (i64.const 50000000)))
-        (br $spin)))
-    (i32.store (i32.const 16) (i32.const 100))
-    (i32.store (i32.const 20) (i32.const 4))
-    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"#;
+/// Spins 50 ms, then prints `done`: slow enough that one worker slot leaves most of the
+/// tasks queued while they are submitted.
+fn slow_agent() -> String {
+    bazaar_test_support::guests::slow_agent(std::time::Duration::from_millis(50))
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -222,7 +209,7 @@ async fn tasks_queued_when_the_process_is_killed_run_once_after_a_restart() {
     .await;
     let token = first.register().await;
     let agent_id = first
-        .upload(&token, wat::parse_str(SLOW_AGENT).unwrap())
+        .upload(&token, wat::parse_str(slow_agent()).unwrap())
         .await;
     let mut task_ids = BTreeSet::new();
     for index in 0..TASKS {

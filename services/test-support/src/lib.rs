@@ -15,6 +15,7 @@
 
 mod contract;
 mod database_url;
+pub mod guests;
 #[cfg(feature = "postgres")]
 mod throwaway_database;
 #[cfg(feature = "rabbitmq")]

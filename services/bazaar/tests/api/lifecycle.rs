@@ -3,33 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use bazaar_test_support::guests::{SPIN, TWO_LINES};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, assert_error, assert_timestamp, expect_json, spawn_app, spawn_app_with, string_field,
 };
-
-/// Loops until stopped.
-pub const SPIN: &str = r#"(module
-    (memory (export "memory") 1)
-    (func (export "_start") (loop $forever (br $forever))))"#;
-
-/// Writes `first`, sleeps 1.5 s in a host call, writes `second`.
-pub const TWO_LINES: &str = r#"(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 16) "\01")
-    (data (i32.const 24) "\00\2f\68\59\00\00\00\00")
-    (data (i32.const 300) "\90\01\00\00\06\00\00\00")
-    (data (i32.const 308) "\9a\01\00\00\07\00\00\00")
-    (data (i32.const 400) "first\n")
-    (data (i32.const 410) "second\n")
-    (func (export "_start")
-        (drop (call $write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 500)))
-        (drop (call $poll (i32.const 0) (i32.const 104) (i32.const 1) (i32.const 200)))
-        (drop (call $write (i32.const 1) (i32.const 308) (i32.const 1) (i32.const 500)))))"#;
 
 /// How long a test waits for what should happen within moments.
 const PATIENCE: Duration = Duration::from_secs(10);

@@ -8,23 +8,10 @@ use std::time::{Duration, Instant};
 use bazaar_test_support::ThrowawayTopology;
 use serde_json::{Value, json};
 
-/// A module that spins on the monotonic clock for six seconds, then prints `done`.
-pub const SLOW_AGENT: &str = r#"(module
-  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 100) "done")
-  (func (export "_start") (local $start i64)
-    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
-    (local.set $start (i64.load (i32.const 0)))
-    (block $out
-      (loop $spin
-        (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
-        (br_if $out (i64.ge_u (i64.sub (i64.load (i32.const 0)) (local.get $start)) (i64.const 6000000000)))
-        (br $spin)))
-    (i32.store (i32.const 16) (i32.const 100))
-    (i32.store (i32.const 20) (i32.const 4))
-    (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"#;
+/// Spins 6 s, then prints `done`: long enough to kill a worker mid-run.
+pub fn slow_agent() -> String {
+    bazaar_test_support::guests::slow_agent(Duration::from_secs(6))
+}
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -476,9 +463,9 @@ impl Cluster {
         self.send(request).await
     }
 
-    /// Publishes [`SLOW_AGENT`] as `slow` and returns its id.
+    /// Publishes [`slow_agent`] as `slow` and returns its id.
     pub async fn upload_slow_agent(&self, token: &str) -> String {
-        let slow = wat::parse_str(SLOW_AGENT).expect("the slow agent is valid WAT");
+        let slow = wat::parse_str(slow_agent()).expect("the slow agent is valid WAT");
         let uploaded = self.upload(token, "slow", &slow).await;
         assert_eq!(uploaded.0, 201, "{}", uploaded.1);
         uploaded.1["id"].as_str().unwrap().to_owned()

@@ -5,23 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Cluster, SLOW_AGENT};
+use bazaar_test_support::guests::TWO_LINES;
 
-/// Writes `first`, sleeps 1.5 s in a host call, writes `second`.
-const TWO_LINES: &str = r#"(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 16) "\01")
-    (data (i32.const 24) "\00\2f\68\59\00\00\00\00")
-    (data (i32.const 300) "\90\01\00\00\06\00\00\00")
-    (data (i32.const 308) "\9a\01\00\00\07\00\00\00")
-    (data (i32.const 400) "first\n")
-    (data (i32.const 410) "second\n")
-    (func (export "_start")
-        (drop (call $write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 500)))
-        (drop (call $poll (i32.const 0) (i32.const 104) (i32.const 1) (i32.const 200)))
-        (drop (call $write (i32.const 1) (i32.const 308) (i32.const 1) (i32.const 500)))))"#;
+use crate::harness::{Cluster, slow_agent};
 
 async fn submit(cluster: &Cluster, token: &str, agent_id: &str) -> String {
     let queued = cluster
@@ -96,7 +82,7 @@ async fn output_streams_live_from_the_worker_and_a_cancellation_stops_the_run_th
     );
 
     // A cancellation reaches the worker that runs the task.
-    let slow = wat::parse_str(SLOW_AGENT).expect("valid WAT");
+    let slow = wat::parse_str(slow_agent()).expect("valid WAT");
     let uploaded = cluster.upload(&token, "slow", &slow).await;
     let slow_id = uploaded.1["id"].as_str().unwrap().to_owned();
     let task_id = submit(&cluster, &token, &slow_id).await;
