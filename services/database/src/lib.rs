@@ -228,6 +228,10 @@ pub trait ResultStore: Send + Sync + 'static {
     /// A task's runs and result, as far as they are known; all empty for a task no worker
     /// has started and nobody canceled.
     async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError>;
+
+    /// Those of `agent_ids` whose owner deactivated them: their queued tasks are not run.
+    /// An agent this database does not know is not among them.
+    async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError>;
 }
 
 /// Webhook secrets and deliveries.

@@ -113,7 +113,7 @@ pub struct AgentChanges {
     /// In whole cents. Nothing is billed yet, so it changes only what listings show.
     pub price: Option<Price>,
     /// `Inactive` refuses new tasks (other gateway replicas notice within their cache's
-    /// time to live); tasks already queued still run.
+    /// time to live); tasks already queued are not run: they end `failed`, saying so.
     pub status: Option<AgentStatus>,
 }
 

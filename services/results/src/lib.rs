@@ -24,8 +24,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bazaar_database::{ResultStore, ResultsStored, RetentionStore, StoreError};
 use bazaar_domain::{
-    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, Signal, TaskId, TaskMessage,
-    TaskProgress, TaskResult, TaskStarted, UserId,
+    AgentId, AgentStats, ErrorCode, Page, ResultFilter, ResultMessage, ResultStatus, Signal,
+    TaskId, TaskMessage, TaskProgress, TaskResult, TaskStarted, UserId,
 };
 use bazaar_queue::{Consumer, Delivery, QueueError, TaskQueue};
 use bazaar_telemetry::metrics::metrics;
@@ -490,9 +490,46 @@ impl ResultsService {
                 return Err(error);
             }
         };
+        let agents: Vec<AgentId> = announced
+            .iter()
+            .map(|started| started.agent_id.clone())
+            .collect();
+        let inactive = self.store.inactive_agents(&agents).await?;
+        let refused: Vec<TaskResult> = announced
+            .iter()
+            .filter(|started| inactive.contains(&started.agent_id))
+            .map(|started| TaskResult {
+                task_id: started.task_id.clone(),
+                agent_id: started.agent_id.clone(),
+                owner: started.owner.clone(),
+                status: ResultStatus::Failed,
+                exit_code: -1,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+                duration_ms: 0,
+                error: Some(format!(
+                    "agent {} was deactivated by its owner before this task ran; it was stopped",
+                    started.agent_id
+                )),
+                created_at: Utc::now().trunc_subsecs(6),
+            })
+            .collect();
+        if !refused.is_empty() {
+            self.store.insert_results(&refused).await?;
+        }
         for delivery in starts {
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, "failed to acknowledge a recorded start");
+            }
+        }
+        let mut canceled = canceled;
+        for result in refused {
+            tracing::info!(task_id = %result.task_id, agent_id = %result.agent_id, "a task of a deactivated agent was started; it is failed and stopped");
+            canceled.push(result.task_id.clone());
+            if let Ok(Some(stored)) = self.store.get_result(&result.task_id).await {
+                self.wake(stored);
             }
         }
         for task_id in canceled {

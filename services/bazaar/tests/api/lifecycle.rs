@@ -299,3 +299,32 @@ async fn the_event_stream_shows_output_while_the_agent_runs_then_the_result_and_
     assert!(again.next().await.is_none());
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_queued_task_of_an_agent_deactivated_meanwhile_ends_failed_saying_so() {
+    let app = spawn_app_with(|config| {
+        config.worker.concurrency = 1;
+    })
+    .await;
+    let (_, token) = app.register_user().await;
+    let spin = app.upload_wat(&token, SPIN).await;
+    let blocker = submit(&app, &token, &spin, 60_000).await;
+    poll_until(&app, &token, &blocker, status_is("running")).await;
+    let echo = app.upload_echo(&token).await;
+    let waiting = submit(&app, &token, &echo, 10_000).await;
+
+    let patched = app
+        .patch_agent(&token, &echo, &json!({"status": "inactive"}))
+        .await;
+    expect_json(patched, StatusCode::OK).await;
+    expect_json(app.cancel(&token, &blocker).await, StatusCode::OK).await;
+
+    let finished = app.wait_for_task(&token, &waiting).await;
+    assert_eq!(finished["status"], "failed", "{finished}");
+    let result = expect_json(app.task_result(&token, &waiting).await, StatusCode::OK).await;
+    assert!(
+        string_field(&result, "error").contains("deactivated"),
+        "{result}"
+    );
+    app.shutdown().await;
+}

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    AgentId, AgentStats, Page, ResultFilter, TaskId, TaskProgress, TaskResult, TaskRun,
-    TaskStarted, UserId,
+    AgentId, AgentStats, AgentStatus, Page, ResultFilter, TaskId, TaskProgress, TaskResult,
+    TaskRun, TaskStarted, UserId,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -40,6 +40,8 @@ const REQUEST_CANCEL: &str = "insert into task_runs \
     on conflict (task_id) do update set \
     cancel_requested_at = coalesce(task_runs.cancel_requested_at, excluded.cancel_requested_at), \
     updated_at = excluded.updated_at";
+
+const SELECT_AGENT_STATUS: &str = "select status from agents where id = $1";
 
 const SELECT_RECENT_DURATIONS: &str =
     "select duration_ms from task_results where agent_id = $1 order by created_at desc limit $2";
@@ -143,6 +145,24 @@ impl<Store: ResultDialect> ResultStore for Store {
 
     async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError> {
         progress(self, task_id, false).await
+    }
+
+    async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError> {
+        let mut inactive = Vec::new();
+        let mut asked: Vec<&AgentId> = agent_ids.iter().collect();
+        asked.sort();
+        asked.dedup();
+        for agent_id in asked {
+            let select = Statement::new(SELECT_AGENT_STATUS).bind(agent_id.as_str());
+            let status = fetch_record(self.reader(), select, |row| {
+                Ok(row.text("status")?.to_owned())
+            })
+            .await?;
+            if status.as_deref() == Some(AgentStatus::Inactive.as_str()) {
+                inactive.push(agent_id.clone());
+            }
+        }
+        Ok(inactive)
     }
 }
 

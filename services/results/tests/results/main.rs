@@ -56,6 +56,11 @@ macro_rules! results_service_tests {
                 a_result_delivered_twice_in_one_batch_is_stored_and_counted_once,
                 a_result_delivered_again_later_keeps_the_first_and_is_counted_once,
             }
+            canceling {
+                a_task_not_started_is_canceled_at_once_and_every_worker_is_told,
+                a_canceled_task_whose_start_is_announced_later_is_canceled_again,
+                a_finished_task_stays_as_it_finished,
+            }
             waking {
                 a_wait_registered_before_the_task_was_queued_receives_its_result,
                 every_waiter_of_a_task_is_woken,

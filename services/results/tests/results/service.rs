@@ -4,6 +4,7 @@
 //! `async fn(TestStore)`, run on every store by `results_service_tests!` in `main.rs`.
 
 pub mod batching;
+pub mod canceling;
 pub mod given_up;
 pub mod idempotency;
 pub mod recovery;

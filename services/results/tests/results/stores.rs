@@ -221,4 +221,8 @@ impl ResultStore for ObservedStore {
     ) -> Result<bazaar_domain::TaskProgress, StoreError> {
         self.inner.task_progress(task_id).await
     }
+
+    async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError> {
+        self.inner.inactive_agents(agent_ids).await
+    }
 }
