@@ -19,8 +19,8 @@ mod sqlite;
 use async_trait::async_trait;
 use bazaar_domain::{
     Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
-    Page, ResultFilter, Sha256, Task, TaskId, TaskProgress, TaskResult, TaskStarted, UserId,
-    Username, WebhookAttempt, WebhookDelivery, WebhookSecret,
+    NewReview, Page, ResultFilter, Review, Sha256, Task, TaskId, TaskProgress, TaskResult,
+    TaskStarted, UserId, Username, WebhookAttempt, WebhookDelivery, WebhookSecret,
 };
 use chrono::{DateTime, Utc};
 
@@ -129,6 +129,19 @@ pub trait AgentStore: Send + Sync + 'static {
         id: &AgentId,
         changes: &AgentChanges,
     ) -> Result<Option<Agent>, StoreError>;
+
+    /// Writes `review`, replacing the reviewer's earlier review of the agent (which keeps
+    /// its `created_at`), and makes the agent's `rating` the mean of its reviews and
+    /// `rating_count` their number, in one transaction. Returns the review as stored.
+    async fn put_review(&self, review: &NewReview) -> Result<Review, StoreError>;
+
+    /// A page of an agent's reviews, the most recently written first, and how many it has.
+    async fn list_reviews(
+        &self,
+        agent_id: &AgentId,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Review>, StoreError>;
 
     /// How many agents exist, of any status.
     async fn count_agents(&self) -> Result<u64, StoreError>;

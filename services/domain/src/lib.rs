@@ -20,8 +20,8 @@ pub use ids::{AgentId, TaskId, UserId};
 pub use messages::{OutputStream, ResultMessage, Signal, SignalTopic, TaskMessage};
 pub use records::{
     Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, IDEMPOTENCY_WINDOW,
-    IdempotencyClaim, NewAgent, Page, ResultFilter, ResultStatus, Task, TaskProgress, TaskResult,
-    TaskRun, TaskStarted,
+    IdempotencyClaim, NewAgent, NewReview, Page, ResultFilter, ResultStatus, Review, Task,
+    TaskProgress, TaskResult, TaskRun, TaskStarted,
 };
 pub use secret::{REDACTED, SecretUrl};
 

@@ -67,8 +67,10 @@ pub struct Agent {
     pub binary_size: i64,
     /// Results stored for this agent so far (kept by the results service).
     pub tasks_completed: i64,
-    /// Average rating from 0 to 5; 0 until rated.
+    /// The mean of its reviews' ratings (1 to 5, to two decimals); 0 until reviewed.
     pub rating: f64,
+    /// How many reviews the rating is the mean of.
+    pub rating_count: i64,
     /// When it was published, set by the store (UTC).
     pub created_at: DateTime<Utc>,
     /// The last change by its owner, set by the store (UTC); `created_at` until then.
@@ -426,4 +428,38 @@ pub struct AgentStats {
     pub p99_duration_ms: Option<i64>,
     /// The latest `created_at` among its stored results (UTC); `None` before the first.
     pub last_run_at: Option<DateTime<Utc>>,
+}
+
+/// A user's review of an agent: one per user and agent, replaced when they post again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    /// The agent reviewed.
+    pub agent_id: AgentId,
+    /// The reviewer.
+    pub user_id: UserId,
+    /// The reviewer's name, as shown beside the review.
+    pub username: String,
+    /// From 1 to 5.
+    pub rating: u8,
+    /// At most 2,000 characters; may be empty.
+    pub text: String,
+    /// When the user first reviewed the agent (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When the review was last written (UTC); `created_at` until replaced.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a user posts as their review, already checked by the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReview {
+    /// The agent reviewed.
+    pub agent_id: AgentId,
+    /// The reviewer, who is not its author and has run it successfully.
+    pub user_id: UserId,
+    /// From 1 to 5.
+    pub rating: u8,
+    /// At most 2,000 characters.
+    pub text: String,
+    /// When it was posted (UTC).
+    pub at: DateTime<Utc>,
 }

@@ -18,6 +18,7 @@ use crate::extract::Json;
         crate::auth::register, crate::auth::login, crate::auth::logout,
         crate::agents::upload_agent, crate::agents::list_agents, crate::agents::search_agents,
         crate::agents::get_agent, crate::agents::agent_stats, crate::agents::patch_agent,
+        crate::reviews::post_review, crate::reviews::list_reviews,
         crate::tasks::execute_task, crate::tasks::submit_task, crate::tasks::task_status,
         crate::tasks::task_result, crate::tasks::list_results, crate::lifecycle::cancel_task,
         crate::lifecycle::task_events,

@@ -20,6 +20,7 @@ mod extract;
 mod lifecycle;
 mod rate_limit;
 mod resume;
+mod reviews;
 mod state;
 mod tasks;
 mod telemetry;
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
             get(agents::get_agent).patch(agents::patch_agent),
         )
         .route("/agents/{id}/stats", get(agents::agent_stats))
+        .route(
+            "/agents/{id}/reviews",
+            get(reviews::list_reviews).post(reviews::post_review),
+        )
         .route("/tasks", post(tasks::submit_task))
         .route("/tasks/execute", post(tasks::execute_task))
         .route("/tasks/results", get(tasks::list_results))

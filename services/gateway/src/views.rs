@@ -31,7 +31,10 @@ pub struct AgentView {
     pub binary_hash: String,
     pub binary_size: i64,
     pub tasks_completed: i64,
+    /// The mean of its reviews' ratings (1 to 5, to two decimals); 0 until reviewed.
     pub rating: f64,
+    /// How many reviews `rating` is the mean of.
+    pub rating_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -52,6 +55,7 @@ impl From<Agent> for AgentView {
             binary_size: agent.binary_size,
             tasks_completed: agent.tasks_completed,
             rating: agent.rating,
+            rating_count: agent.rating_count,
             created_at: agent.created_at,
             updated_at: agent.updated_at,
         }

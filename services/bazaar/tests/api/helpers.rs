@@ -209,6 +209,22 @@ impl TestApp {
         Self::send(self.api(Method::GET, &format!("/agents/{agent_id}/stats"))).await
     }
 
+    pub async fn post_review(&self, token: &str, agent_id: &str, review: &Value) -> Response {
+        Self::send(
+            self.authorized(Method::POST, &format!("/agents/{agent_id}/reviews"), token)
+                .json(review),
+        )
+        .await
+    }
+
+    pub async fn reviews(&self, agent_id: &str, query: &[(&str, &str)]) -> Response {
+        Self::send(
+            self.api(Method::GET, &format!("/agents/{agent_id}/reviews"))
+                .query(query),
+        )
+        .await
+    }
+
     pub async fn patch_agent(&self, token: &str, agent_id: &str, changes: &Value) -> Response {
         Self::send(
             self.authorized(Method::PATCH, &format!("/agents/{agent_id}"), token)

@@ -11,6 +11,7 @@ mod idempotency;
 mod lifecycle;
 mod listing;
 mod retention;
+mod reviews;
 mod sandbox_via_api;
 mod stats;
 mod tasks;

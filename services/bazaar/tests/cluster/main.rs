@@ -7,6 +7,7 @@
 mod collector;
 mod harness;
 mod lifecycle;
+mod reviews;
 mod shutdown;
 mod telemetry;
 mod webhooks;

@@ -18,7 +18,7 @@ const SQL: AgentSql = AgentSql {
     columns: "a.id, a.user_id, a.name, a.description, a.version, \
         a.capabilities::text as capabilities, a.status, (a.price * 100)::bigint as price_cents, \
         a.binary_url, a.binary_hash, a.binary_size, a.rating::float8 as rating, a.created_at, \
-        a.updated_at, coalesce(s.tasks_completed, 0) as tasks_completed",
+        a.updated_at, a.rating_count, coalesce(s.tasks_completed, 0) as tasks_completed",
     price_column: "price",
     cents_as_price: "::numeric / 100",
     text_as_json: "::jsonb",

@@ -5,11 +5,14 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use bazaar_domain::{Agent, AgentChanges, AgentFilter, AgentId, NewAgent, Page};
+use bazaar_domain::{Agent, AgentChanges, AgentFilter, AgentId, NewAgent, NewReview, Page, Review};
 use chrono::Utc;
 use sqlx::Pool;
 
-use super::{Runs, Search, SqlStore, Statement, agent_from_row, fetch_record, listing};
+use super::{
+    Runs, Search, SqlStore, Statement, agent_from_row, fetch_record, fetch_records, listing,
+    review_from_row,
+};
 use crate::{AgentStore, StoreError};
 
 /// The SQL that differs between the databases' agents, around the statements written once.
@@ -82,6 +85,16 @@ async fn write_agent<Store: AgentDialect>(
     // The writer has certainly seen the write.
     fetch_agent::<Store>(store.writer(), id).await
 }
+
+/// A user's review of an agent, replacing the one they posted before (which keeps its
+/// `created_at`). The agent's rating follows by trigger, in the same transaction.
+const PUT_REVIEW: &str = "insert into reviews (agent_id, user_id, rating, text, created_at, \
+    updated_at) values ($1, $2, $3, $4, $5, $5) on conflict (agent_id, user_id) do update set \
+    rating = excluded.rating, text = excluded.text, updated_at = excluded.updated_at";
+
+const REVIEW_COLUMNS: &str = "select r.agent_id, r.user_id, u.username, \
+    cast(r.rating as integer) as rating, r.text, r.created_at, r.updated_at \
+    from reviews r join users u on u.id = r.user_id";
 
 fn encode_capabilities(capabilities: &bazaar_domain::Capabilities) -> anyhow::Result<String> {
     serde_json::to_string(&capabilities.to_strings()).context("failed to encode capabilities")
@@ -180,6 +193,45 @@ impl<Store: AgentDialect> AgentStore for Store {
         }
         update.push(" where id = ").push_bind(id.as_str());
         write_agent(self, update, id).await
+    }
+
+    async fn put_review(&self, review: &NewReview) -> Result<Review, StoreError> {
+        let put = Statement::new(PUT_REVIEW)
+            .bind(review.agent_id.as_str())
+            .bind(review.user_id.as_str())
+            .bind(i64::from(review.rating))
+            .bind(review.text.as_str())
+            .bind(review.at);
+        Store::Database::execute(self.writer(), put).await?;
+        let select = Statement::new(format!(
+            "{REVIEW_COLUMNS} where r.agent_id = $1 and r.user_id = $2"
+        ))
+        .bind(review.agent_id.as_str())
+        .bind(review.user_id.as_str());
+        fetch_record(self.writer(), select, review_from_row::<Store::Database>)
+            .await?
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a review vanished after its write")))
+    }
+
+    async fn list_reviews(
+        &self,
+        agent_id: &AgentId,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Review>, StoreError> {
+        let count = Statement::new("select count(*) from reviews where agent_id = $1")
+            .bind(agent_id.as_str());
+        let total = Store::Database::fetch_count(self.reader(), count).await?;
+        let select = Statement::new(format!(
+            "{REVIEW_COLUMNS} where r.agent_id = $1 \
+             order by r.updated_at desc, r.user_id limit $2 offset $3"
+        ))
+        .bind(agent_id.as_str())
+        .bind(i64::from(limit))
+        .bind(i64::from(offset));
+        let items =
+            fetch_records(self.reader(), select, review_from_row::<Store::Database>).await?;
+        Ok(Page { items, total })
     }
 
     async fn count_agents(&self) -> Result<u64, StoreError> {

@@ -30,7 +30,7 @@ use crate::{HealthCheck, StoreError};
 pub(crate) use agents::{AgentDialect, AgentSql};
 pub(crate) use results::ResultDialect;
 pub(crate) use retention::RetentionDialect;
-pub(crate) use rows::{StoredRow, agent_from_row};
+pub(crate) use rows::{StoredRow, agent_from_row, review_from_row};
 pub(crate) use search::Search;
 pub(crate) use statement::{Runs, Statement, fetch_record, fetch_records};
 pub(crate) use tasks::{TaskDialect, insert_tasks};

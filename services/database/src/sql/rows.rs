@@ -6,9 +6,9 @@
 use anyhow::Context;
 use bazaar_domain::{
     Agent, AgentId, AgentName, AgentStatus, Capabilities, DeliveryStatus, IdempotencyClaim,
-    IdempotencyKey, ParseError, Price, ResultStatus, Sha256, Task, TaskId, TaskResult, TaskRun,
-    UserId, Username, Version, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSecret,
-    WebhookSubscription,
+    IdempotencyKey, ParseError, Price, ResultStatus, Review, Sha256, Task, TaskId, TaskResult,
+    TaskRun, UserId, Username, Version, WebhookAttempt, WebhookDelivery, WebhookEvent,
+    WebhookSecret, WebhookSubscription,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -130,6 +130,7 @@ pub(crate) fn agent_from_row<D: Dialect>(row: &D::Row) -> Result<Agent, StoreErr
         binary_size: row.integer("binary_size")?,
         tasks_completed: row.integer("tasks_completed")?,
         rating: row.real("rating")?,
+        rating_count: row.integer("rating_count")?,
         created_at: time::<D>(row, "created_at")?,
         updated_at: time::<D>(row, "updated_at")?,
     })
@@ -269,5 +270,19 @@ pub(crate) fn secret_from_row<D: Dialect>(row: &D::Row) -> Result<WebhookSecret,
     Ok(WebhookSecret {
         secret: row.text("secret")?.to_owned(),
         created_at: time::<D>(row, "created_at")?,
+    })
+}
+
+/// A review, from a row of `reviews` joined with its author's `username`.
+pub(crate) fn review_from_row<D: Dialect>(row: &D::Row) -> Result<Review, StoreError> {
+    let rating = row.small_integer("rating")?;
+    Ok(Review {
+        agent_id: parsed(row, "agent_id", AgentId::parse)?,
+        user_id: parsed(row, "user_id", UserId::parse)?,
+        username: row.text("username")?.to_owned(),
+        rating: u8::try_from(rating).context("corrupt row: `rating`")?,
+        text: row.text("text")?.to_owned(),
+        created_at: time::<D>(row, "created_at")?,
+        updated_at: time::<D>(row, "updated_at")?,
     })
 }

@@ -14,7 +14,7 @@ use crate::sql::{AgentDialect, AgentSql, Runs, Search, Statement, agent_from_row
 const SQL: AgentSql = AgentSql {
     columns: "a.id, a.user_id, a.name, a.description, a.version, a.capabilities, a.status, \
         a.price_cents, a.binary_url, a.binary_hash, a.binary_size, a.rating, a.created_at, \
-        a.updated_at, coalesce(s.tasks_completed, 0) as tasks_completed",
+        a.updated_at, a.rating_count, coalesce(s.tasks_completed, 0) as tasks_completed",
     price_column: "price_cents",
     cents_as_price: "",
     text_as_json: "",

@@ -19,6 +19,7 @@ mod health;
 mod listing;
 mod results;
 mod retention;
+mod reviews;
 mod runs;
 mod search;
 mod tasks;
@@ -154,6 +155,14 @@ macro_rules! store_contract_tests {
                 expired_tokens_are_deleted_and_live_ones_kept,
                 idempotency_keys_past_their_window_are_deleted_and_newer_ones_kept,
                 a_run_is_skipped_while_another_process_holds_the_retention_lock,
+            }
+            reviews {
+                an_unreviewed_agent_has_no_rating,
+                a_review_is_stored_with_its_author_and_rates_the_agent,
+                posting_again_replaces_the_review_and_keeps_when_it_was_first_posted,
+                the_rating_is_the_mean_to_two_decimals,
+                reviews_page_newest_first_with_their_total,
+                listings_sort_and_filter_by_the_reviews_rating,
             }
             health {
                 a_fresh_store_is_healthy,
