@@ -122,6 +122,7 @@ async fn seed(stores: &DatabaseStores, count: u64) -> Marketplace {
                     binary_url: "file:///nonexistent/bench".to_owned(),
                     binary_hash: Sha256::digest(&index.to_le_bytes()),
                     binary_size: 1024,
+                    badges: Vec::new(),
                 };
                 agents
                     .insert_agent(&agent)

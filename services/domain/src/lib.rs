@@ -19,9 +19,9 @@ pub use error::{ErrorCode, ParseError};
 pub use ids::{AgentId, TaskId, UserId};
 pub use messages::{OutputStream, ResultMessage, Signal, SignalTopic, TaskMessage};
 pub use records::{
-    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, IDEMPOTENCY_WINDOW,
-    IdempotencyClaim, NewAgent, NewReview, Page, ResultFilter, ResultStatus, Review, Task,
-    TaskProgress, TaskResult, TaskRun, TaskStarted,
+    Agent, AgentChanges, AgentFilter, AgentSort, AgentStats, AgentStatus, Badge,
+    IDEMPOTENCY_WINDOW, IdempotencyClaim, NewAgent, NewReview, Page, ResultFilter, ResultStatus,
+    Review, Task, TaskProgress, TaskResult, TaskRun, TaskStarted,
 };
 pub use secret::{REDACTED, SecretUrl};
 

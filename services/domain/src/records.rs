@@ -71,6 +71,9 @@ pub struct Agent {
     pub rating: f64,
     /// How many reviews the rating is the mean of.
     pub rating_count: i64,
+    /// What its module imports, as badges; `None` for an agent published before modules
+    /// were analysed.
+    pub badges: Option<Vec<Badge>>,
     /// When it was published, set by the store (UTC).
     pub created_at: DateTime<Utc>,
     /// The last change by its owner, set by the store (UTC); `created_at` until then.
@@ -103,6 +106,8 @@ pub struct NewAgent {
     pub binary_hash: Sha256,
     /// Of the uploaded `.wasm` file, in bytes.
     pub binary_size: i64,
+    /// What the module imports, as read when it was compiled.
+    pub badges: Vec<Badge>,
 }
 
 /// The fields an owner may change on an agent; `None` leaves a field as it is.
@@ -147,6 +152,8 @@ pub enum AgentSort {
 pub struct AgentFilter {
     /// Only agents that declare this tag.
     pub capability: Option<Capability>,
+    /// Only agents whose module has this badge.
+    pub badge: Option<Badge>,
     /// Only agents that cost at least this much per task.
     pub min_price: Option<Price>,
     /// Only agents that cost at most this much per task.
@@ -462,4 +469,148 @@ pub struct NewReview {
     pub text: String,
     /// When it was posted (UTC).
     pub at: DateTime<Utc>,
+}
+
+/// What an agent's module can reach, read from its imports when it is published: shown as
+/// badges in the marketplace and filterable in listings. They describe the module, not what
+/// the sandbox grants (which is nothing beyond stdin, stdout and stderr today).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Badge {
+    /// Reads a clock (`clock_time_get`, `clock_res_get`) or sleeps (`poll_oneoff`).
+    Clock,
+    /// Asks for random bytes (`random_get`).
+    Random,
+    /// Reads stdin or writes stdout and stderr (`fd_read`, `fd_write`).
+    Stdio,
+    /// Reads its command-line arguments (`args_get`, `args_sizes_get`).
+    Args,
+    /// Reads environment variables (`environ_get`, `environ_sizes_get`).
+    Environment,
+    /// Opens or inspects files and directories (`path_*`, `fd_prestat_*`, `fd_readdir`).
+    Filesystem,
+    /// Uses sockets (`sock_*`).
+    Sockets,
+    /// Imports neither clocks nor randomness: the same input gives the same output.
+    Deterministic,
+}
+
+impl Badge {
+    /// Every badge, in display order.
+    pub const ALL: [Badge; 8] = [
+        Badge::Clock,
+        Badge::Random,
+        Badge::Stdio,
+        Badge::Args,
+        Badge::Environment,
+        Badge::Filesystem,
+        Badge::Sockets,
+        Badge::Deterministic,
+    ];
+
+    /// The spelling the API and the databases use, e.g. `deterministic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Badge::Clock => "clock",
+            Badge::Random => "random",
+            Badge::Stdio => "stdio",
+            Badge::Args => "args",
+            Badge::Environment => "environment",
+            Badge::Filesystem => "filesystem",
+            Badge::Sockets => "sockets",
+            Badge::Deterministic => "deterministic",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str); any other spelling is an error on `badge`.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        Badge::ALL
+            .into_iter()
+            .find(|badge| badge.as_str() == raw)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "badge",
+                    "must be one of clock, random, stdio, args, environment, filesystem, sockets, deterministic",
+                )
+            })
+    }
+
+    /// The badges of a module with these WASI preview 1 imports (module, name), sorted,
+    /// `deterministic` when there is neither a clock nor randomness among them.
+    pub fn of_imports<'a>(imports: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Badge> {
+        let mut badges: Vec<Badge> = imports
+            .into_iter()
+            .filter(|(module, _)| module.starts_with("wasi"))
+            .filter_map(|(_, name)| match name {
+                "clock_time_get" | "clock_res_get" | "poll_oneoff" => Some(Badge::Clock),
+                "random_get" => Some(Badge::Random),
+                "fd_read" | "fd_write" => Some(Badge::Stdio),
+                "args_get" | "args_sizes_get" => Some(Badge::Args),
+                "environ_get" | "environ_sizes_get" => Some(Badge::Environment),
+                "fd_readdir" => Some(Badge::Filesystem),
+                name if name.starts_with("path_") || name.starts_with("fd_prestat") => {
+                    Some(Badge::Filesystem)
+                }
+                name if name.starts_with("sock_") => Some(Badge::Sockets),
+                _ => None,
+            })
+            .collect();
+        if !badges.contains(&Badge::Clock) && !badges.contains(&Badge::Random) {
+            badges.push(Badge::Deterministic);
+        }
+        badges.sort();
+        badges.dedup();
+        badges
+    }
+}
+
+#[cfg(test)]
+mod badge_tests {
+    use super::Badge;
+
+    #[test]
+    fn a_module_without_clocks_or_randomness_is_deterministic() {
+        let badges = Badge::of_imports([
+            ("wasi_snapshot_preview1", "fd_write"),
+            ("wasi_snapshot_preview1", "fd_read"),
+            ("wasi_snapshot_preview1", "proc_exit"),
+        ]);
+        assert_eq!(badges, [Badge::Stdio, Badge::Deterministic]);
+    }
+
+    #[test]
+    fn each_import_family_has_its_badge() {
+        let badges = Badge::of_imports([
+            ("wasi_snapshot_preview1", "clock_time_get"),
+            ("wasi_snapshot_preview1", "random_get"),
+            ("wasi_snapshot_preview1", "args_get"),
+            ("wasi_snapshot_preview1", "environ_sizes_get"),
+            ("wasi_snapshot_preview1", "path_open"),
+            ("wasi_snapshot_preview1", "fd_prestat_get"),
+            ("wasi_snapshot_preview1", "sock_recv"),
+            ("env", "random_get"),
+        ]);
+        assert_eq!(
+            badges,
+            [
+                Badge::Clock,
+                Badge::Random,
+                Badge::Args,
+                Badge::Environment,
+                Badge::Filesystem,
+                Badge::Sockets
+            ]
+        );
+        assert_eq!(Badge::of_imports([]), [Badge::Deterministic]);
+    }
+
+    #[test]
+    fn badges_parse_from_their_spelling_only() {
+        for badge in Badge::ALL {
+            assert_eq!(Badge::parse(badge.as_str()).unwrap(), badge);
+        }
+        assert!(Badge::parse("Deterministic").is_err());
+    }
 }

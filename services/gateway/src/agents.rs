@@ -92,7 +92,7 @@ pub async fn publish_agent(
     let binary_hash = Sha256::digest(&binary);
     let binary_size = binary.len() as i64;
     // Compiling proves the module valid and runnable here before anything is stored.
-    state
+    let prepared = state
         .sandbox
         .prepare(&binary_hash, binary.clone())
         .await
@@ -117,6 +117,7 @@ pub async fn publish_agent(
             binary_url,
             binary_hash,
             binary_size,
+            badges: prepared.badges(),
         })
         .await?;
     tracing::info!(agent_id = %agent.id, owner = %owner, binary_hash = %agent.binary_hash, "agent published");
@@ -185,6 +186,9 @@ pub struct ListParams {
     pub offset: Option<u32>,
     /// Only agents with this capability.
     pub capability: Option<String>,
+    /// Only agents whose module has this badge: clock, random, stdio, args, environment,
+    /// filesystem, sockets or deterministic.
+    pub badge: Option<String>,
     pub min_price: Option<String>,
     pub max_price: Option<String>,
     /// 0 to 5.
@@ -243,6 +247,12 @@ pub async fn list_agents(
             .capability
             .as_deref()
             .map(Capability::parse)
+            .transpose()
+            .map_err(bad_parameter)?,
+        badge: params
+            .badge
+            .as_deref()
+            .map(bazaar_domain::Badge::parse)
             .transpose()
             .map_err(bad_parameter)?,
         min_price: params

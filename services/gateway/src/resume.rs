@@ -216,6 +216,7 @@ mod tests {
                 binary_url: format!("file:///blobs/{binary_hash}"),
                 binary_hash: binary_hash.clone(),
                 binary_size: 10,
+                badges: Vec::new(),
             })
             .await
             .unwrap();

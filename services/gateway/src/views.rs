@@ -1,7 +1,7 @@
 //! The JSON shapes of the API, as clients see them (and as the OpenAPI document shows them).
 
 use base64::Engine;
-use bazaar_domain::{Agent, AgentStats, ResultStatus, Task, TaskProgress, TaskResult};
+use bazaar_domain::{Agent, AgentStats, Badge, ResultStatus, Task, TaskProgress, TaskResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -35,6 +35,10 @@ pub struct AgentView {
     pub rating: f64,
     /// How many reviews `rating` is the mean of.
     pub rating_count: i64,
+    /// What the module imports, read when it was published: clock, random, stdio, args,
+    /// environment, filesystem, sockets, and `deterministic` when it imports neither clocks
+    /// nor randomness. `null` for an agent published before modules were analysed.
+    pub badges: Option<Vec<Badge>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,6 +60,7 @@ impl From<Agent> for AgentView {
             tasks_completed: agent.tasks_completed,
             rating: agent.rating,
             rating_count: agent.rating_count,
+            badges: agent.badges,
             created_at: agent.created_at,
             updated_at: agent.updated_at,
         }

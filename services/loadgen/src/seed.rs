@@ -140,5 +140,7 @@ fn new_agent(catalog: &Catalog, owners: &[UserId], index: u64) -> anyhow::Result
         binary_url: format!("file:///nonexistent/seeded-agents/{binary_hash}"),
         binary_hash,
         binary_size: synthetic.binary_size,
+        // Synthetic agents have no module to read badges from.
+        badges: Vec::new(),
     })
 }

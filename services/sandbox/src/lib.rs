@@ -108,6 +108,18 @@ pub struct PreparedAgent {
     instance_pre: Arc<InstancePre<RunState>>,
 }
 
+impl PreparedAgent {
+    /// The badges of the module's imports (see [`bazaar_domain::Badge::of_imports`]).
+    pub fn badges(&self) -> Vec<bazaar_domain::Badge> {
+        let module = self.instance_pre.module();
+        bazaar_domain::Badge::of_imports(
+            module
+                .imports()
+                .map(|import| (import.module(), import.name())),
+        )
+    }
+}
+
 impl std::fmt::Debug for PreparedAgent {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("PreparedAgent")

@@ -378,3 +378,47 @@ async fn search_treats_operators_in_the_query_as_plain_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_agent_shows_the_badges_of_its_imports_and_listings_filter_by_them() {
+    let app = spawn_app().await;
+    let (user_id, token) = app.register_user().await;
+    let pure = app
+        .upload_wat(&token, bazaar_test_support::guests::SPIN)
+        .await;
+    let timed = app
+        .upload_wat(
+            &token,
+            &bazaar_test_support::guests::slow_agent(std::time::Duration::from_millis(1)),
+        )
+        .await;
+
+    let shown = expect_json(app.get_agent(&pure).await, StatusCode::OK).await;
+    assert_eq!(shown["badges"], json!(["deterministic"]), "{shown}");
+    let shown = expect_json(app.get_agent(&timed).await, StatusCode::OK).await;
+    assert_eq!(shown["badges"], json!(["clock", "stdio"]), "{shown}");
+
+    let deterministic = expect_json(
+        app.list_agents(&[("owner", &user_id), ("badge", "deterministic")])
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(deterministic["total"], 1, "{deterministic}");
+    assert_eq!(deterministic["agents"][0]["id"], pure.as_str());
+    let with_clock = expect_json(
+        app.list_agents(&[("owner", &user_id), ("badge", "clock")])
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(with_clock["total"], 1, "{with_clock}");
+    assert_eq!(with_clock["agents"][0]["id"], timed.as_str());
+    assert_error(
+        app.list_agents(&[("badge", "quantum")]).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    app.shutdown().await;
+}

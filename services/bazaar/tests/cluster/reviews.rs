@@ -48,7 +48,9 @@ async fn a_customer_reviews_an_agent_and_the_marketplace_shows_its_rating() {
     assert_eq!(shown["rating_count"], 1, "{shown}");
     let (_, listed) = cluster.get(&format!("/agents/{agent}/reviews"), None).await;
     assert_eq!(listed["total"], 1, "{listed}");
-    let username = listed["reviews"][0]["username"].as_str().unwrap_or_default();
+    let username = listed["reviews"][0]["username"]
+        .as_str()
+        .unwrap_or_default();
     assert!(username.starts_with("ada"), "{listed}");
     let (_, rated) = cluster.get("/agents?min_rating=4", None).await;
     assert_eq!(rated["total"], 1, "{rated}");

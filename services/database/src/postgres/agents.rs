@@ -18,11 +18,12 @@ const SQL: AgentSql = AgentSql {
     columns: "a.id, a.user_id, a.name, a.description, a.version, \
         a.capabilities::text as capabilities, a.status, (a.price * 100)::bigint as price_cents, \
         a.binary_url, a.binary_hash, a.binary_size, a.rating::float8 as rating, a.created_at, \
-        a.updated_at, a.rating_count, coalesce(s.tasks_completed, 0) as tasks_completed",
+        a.updated_at, a.rating_count, a.badges::text as badges, coalesce(s.tasks_completed, 0) as tasks_completed",
     price_column: "price",
     cents_as_price: "::numeric / 100",
     text_as_json: "::jsonb",
     has_capability: ("a.capabilities @> jsonb_build_array(", "::text)"),
+    has_badge: ("a.badges @> jsonb_build_array(", "::text)"),
     // As SQLite's `collate nocase`.
     name_order: "lower(a.name) collate \"C\"",
     write_returns_agent: true,

@@ -30,6 +30,8 @@ pub(crate) struct AgentSql {
     /// The condition that agent `a` has a capability: what goes before the bound capability
     /// and what goes after it.
     pub(crate) has_capability: (&'static str, &'static str),
+    /// The same for a badge, in the `badges` column (null for agents never analysed).
+    pub(crate) has_badge: (&'static str, &'static str),
     /// What agents sort by when sorted by name: the name case folded, then compared byte by
     /// byte whatever the database's collation.
     pub(crate) name_order: &'static str,
@@ -96,6 +98,11 @@ const REVIEW_COLUMNS: &str = "select r.agent_id, r.user_id, u.username, \
     cast(r.rating as integer) as rating, r.text, r.created_at, r.updated_at \
     from reviews r join users u on u.id = r.user_id";
 
+fn encode_badges(badges: &[bazaar_domain::Badge]) -> anyhow::Result<String> {
+    let names: Vec<&str> = badges.iter().map(|badge| badge.as_str()).collect();
+    serde_json::to_string(&names).context("failed to encode badges")
+}
+
 fn encode_capabilities(capabilities: &bazaar_domain::Capabilities) -> anyhow::Result<String> {
     serde_json::to_string(&capabilities.to_strings()).context("failed to encode capabilities")
 }
@@ -105,8 +112,10 @@ impl<Store: AgentDialect> AgentStore for Store {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<Agent, StoreError> {
         let insert = Statement::new(format!(
             "insert into agents (id, user_id, name, description, version, capabilities, \
-               status, {price}, binary_url, binary_hash, binary_size, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6{json}, 'active', $7{cents}, $8, $9, $10, $11, $11)",
+               status, {price}, binary_url, binary_hash, binary_size, created_at, updated_at, \
+               badges) \
+             values ($1, $2, $3, $4, $5, $6{json}, 'active', $7{cents}, $8, $9, $10, $11, $11, \
+               $12{json})",
             price = Store::SQL.price_column,
             json = Store::SQL.text_as_json,
             cents = Store::SQL.cents_as_price,
@@ -121,7 +130,8 @@ impl<Store: AgentDialect> AgentStore for Store {
         .bind(agent.binary_url.as_str())
         .bind(agent.binary_hash.as_str())
         .bind(agent.binary_size)
-        .bind(Utc::now());
+        .bind(Utc::now())
+        .bind(encode_badges(&agent.badges)?);
         let written = write_agent(self, insert, &agent.id)
             .await
             .map_err(|error| match error {

@@ -76,6 +76,14 @@ fn push_agent_conditions<'a, Store: AgentDialect>(
             .push_bind(capability.as_str())
             .push(after);
     }
+    if let Some(badge) = filter.badge {
+        let (before, after) = Store::SQL.has_badge;
+        statement
+            .push(" and ")
+            .push(before)
+            .push_bind(badge.as_str())
+            .push(after);
+    }
     let price_bounds = [(">=", filter.min_price), ("<=", filter.max_price)];
     for (comparison, bound) in price_bounds {
         if let Some(price) = bound {

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use bazaar_domain::{
-    Agent, AgentId, AgentName, AgentStatus, Capabilities, DeliveryStatus, IdempotencyClaim,
+    Agent, AgentId, AgentName, AgentStatus, Badge, Capabilities, DeliveryStatus, IdempotencyClaim,
     IdempotencyKey, ParseError, Price, ResultStatus, Review, Sha256, Task, TaskId, TaskResult,
     TaskRun, UserId, Username, Version, WebhookAttempt, WebhookDelivery, WebhookEvent,
     WebhookSecret, WebhookSubscription,
@@ -131,6 +131,19 @@ pub(crate) fn agent_from_row<D: Dialect>(row: &D::Row) -> Result<Agent, StoreErr
         tasks_completed: row.integer("tasks_completed")?,
         rating: row.real("rating")?,
         rating_count: row.integer("rating_count")?,
+        badges: row
+            .optional_text("badges")?
+            .map(|text| -> Result<Vec<Badge>, StoreError> {
+                let names: Vec<String> =
+                    serde_json::from_str(&text).context("corrupt row: `badges`")?;
+                let badges = names
+                    .iter()
+                    .map(|name| Badge::parse(name))
+                    .collect::<Result<Vec<_>, _>>()
+                    .context("corrupt row: `badges`")?;
+                Ok(badges)
+            })
+            .transpose()?,
         created_at: time::<D>(row, "created_at")?,
         updated_at: time::<D>(row, "updated_at")?,
     })

@@ -14,12 +14,16 @@ use crate::sql::{AgentDialect, AgentSql, Runs, Search, Statement, agent_from_row
 const SQL: AgentSql = AgentSql {
     columns: "a.id, a.user_id, a.name, a.description, a.version, a.capabilities, a.status, \
         a.price_cents, a.binary_url, a.binary_hash, a.binary_size, a.rating, a.created_at, \
-        a.updated_at, a.rating_count, coalesce(s.tasks_completed, 0) as tasks_completed",
+        a.updated_at, a.rating_count, a.badges, coalesce(s.tasks_completed, 0) as tasks_completed",
     price_column: "price_cents",
     cents_as_price: "",
     text_as_json: "",
     has_capability: (
         "exists (select 1 from json_each(a.capabilities) where json_each.value = ",
+        ")",
+    ),
+    has_badge: (
+        "exists (select 1 from json_each(a.badges) where json_each.value = ",
         ")",
     ),
     name_order: "a.name collate nocase",

@@ -1,8 +1,8 @@
 //! Valid records with plain defaults, so that each test spells out only what it is about.
 
 use bazaar_domain::{
-    Agent, AgentFilter, AgentId, Capabilities, NewAgent, Price, ResultStatus, Sha256, TaskId,
-    TaskResult, UserId, Username, Version,
+    Agent, AgentFilter, AgentId, Badge, Capabilities, NewAgent, Price, ResultStatus, Sha256,
+    TaskId, TaskResult, UserId, Username, Version,
 };
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
@@ -56,6 +56,7 @@ pub fn new_agent(owner: &UserId, name: &str) -> NewAgent {
         binary_url: format!("file:///data/agents/{binary_hash}"),
         binary_hash,
         binary_size: 1024,
+        badges: vec![Badge::Stdio, Badge::Deterministic],
     }
 }
 

@@ -1,12 +1,13 @@
 //! `AgentStore::list_agents`: every filter, every order, and paging.
 
 use bazaar_domain::{
-    Agent, AgentChanges, AgentFilter, AgentSort, AgentStatus, Capability, NewAgent, UserId,
+    Agent, AgentChanges, AgentFilter, AgentSort, AgentStatus, Badge, Capability, NewAgent, UserId,
 };
 
 use crate::backends::Backend;
 use crate::fixtures::{
-    capabilities, cents, create_user, everything, names, new_agent, publish, result_of,
+    capabilities, cents, create_user, everything, names, new_agent, publish, publish_named,
+    result_of,
 };
 
 /// Lists with `filter` and returns the names of the page, checking that `total` counts
@@ -341,4 +342,39 @@ pub async fn the_total_of_a_filtered_listing_counts_only_the_matches(backend: Ba
 
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.total, 2);
+}
+
+pub async fn listing_filters_by_badge_and_agents_keep_their_badges(backend: Backend) {
+    let owner = create_user(&backend, "ada").await;
+    let pure = publish_named(&backend, &owner, "pure").await;
+    let timed = publish(
+        &backend,
+        NewAgent {
+            badges: vec![Badge::Clock, Badge::Stdio],
+            ..new_agent(&owner, "timed")
+        },
+    )
+    .await;
+    assert_eq!(pure.badges, Some(vec![Badge::Stdio, Badge::Deterministic]));
+    assert_eq!(timed.badges, Some(vec![Badge::Clock, Badge::Stdio]));
+    let with = |badge: Badge| AgentFilter {
+        badge: Some(badge),
+        sort: AgentSort::Name,
+        ..everything()
+    };
+
+    assert_eq!(
+        listed_names(&backend, with(Badge::Deterministic)).await,
+        ["pure"]
+    );
+    assert_eq!(listed_names(&backend, with(Badge::Clock)).await, ["timed"]);
+    assert_eq!(
+        listed_names(&backend, with(Badge::Stdio)).await,
+        ["pure", "timed"]
+    );
+    assert!(
+        listed_names(&backend, with(Badge::Sockets))
+            .await
+            .is_empty()
+    );
 }

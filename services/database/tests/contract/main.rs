@@ -78,6 +78,7 @@ macro_rules! store_contract_tests {
                 listing_by_popularity_shows_the_most_used_first,
                 a_listing_page_holds_limit_agents_from_offset_and_the_total_of_all_matches,
                 the_total_of_a_filtered_listing_counts_only_the_matches,
+                listing_filters_by_badge_and_agents_keep_their_badges,
             }
             search {
                 a_word_prefix_finds_the_agent,
