@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bazaar_gateway::{AppState, GatewayConfig, GatewayDependencies, resume_unfinished_tasks};
+use bazaar_gateway::{
+    AppState, GatewayConfig, GatewayDependencies, badge_unanalysed_agents, resume_unfinished_tasks,
+};
 use bazaar_queue::QueueLocation;
 use bazaar_results::ResultsClient;
 use bazaar_results::grpc::GrpcResultsClient;
@@ -133,15 +135,24 @@ impl ServiceKind {
                 let listener = bind(config.http.listen, "the REST API").await?;
                 let address = listener.local_addr()?;
                 let router = bazaar_gateway::router(gateway.clone());
+                // Agents published before modules were analysed get their badges, beside
+                // serving.
+                let badging = {
+                    let agents = database.agents.clone();
+                    let blobs = backends.blobs().await?;
+                    let sandbox = backends.sandbox().await?;
+                    move |stop| badge_unanalysed_agents(agents, blobs, sandbox, stop)
+                };
                 Ok(Prepared::new(Some(address), move |stop| async move {
                     let resumed = async {
                         if let Some(resume) = resume {
                             resume(stop.clone()).await;
                         }
                     };
+                    let badged = badging(stop.clone());
                     let served = axum::serve(listener, router)
                         .with_graceful_shutdown(stop.clone().cancelled_owned());
-                    let (served, ()) = tokio::join!(served, resumed);
+                    let (served, (), _) = tokio::join!(served, resumed, badged);
                     served.context("the HTTP server failed")
                 })
                 .with_gateway(gateway))

@@ -18,9 +18,9 @@ mod sqlite;
 
 use async_trait::async_trait;
 use bazaar_domain::{
-    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, ErrorCode, IdempotencyClaim, NewAgent,
-    NewReview, Page, ResultFilter, Review, Sha256, Task, TaskId, TaskProgress, TaskResult,
-    TaskStarted, UserId, Username, WebhookAttempt, WebhookDelivery, WebhookSecret,
+    Agent, AgentChanges, AgentFilter, AgentId, AgentStats, Badge, ErrorCode, IdempotencyClaim,
+    NewAgent, NewReview, Page, ResultFilter, Review, Sha256, Task, TaskId, TaskProgress,
+    TaskResult, TaskStarted, UserId, Username, WebhookAttempt, WebhookDelivery, WebhookSecret,
 };
 use chrono::{DateTime, Utc};
 
@@ -134,6 +134,14 @@ pub trait AgentStore: Send + Sync + 'static {
     /// its `created_at`), and makes the agent's `rating` the mean of its reviews and
     /// `rating_count` their number, in one transaction. Returns the review as stored.
     async fn put_review(&self, review: &NewReview) -> Result<Review, StoreError>;
+
+    /// Up to `limit` agents whose module was never analysed for badges (published before
+    /// badges existed), the first published first.
+    async fn agents_without_badges(&self, limit: u32) -> Result<Vec<Agent>, StoreError>;
+
+    /// Records the badges of an agent that had none; an agent analysed meanwhile keeps its
+    /// badges. Not a change by its owner: `updated_at` stays.
+    async fn set_badges(&self, id: &AgentId, badges: &[Badge]) -> Result<(), StoreError>;
 
     /// A page of an agent's reviews, the most recently written first, and how many it has.
     async fn list_reviews(

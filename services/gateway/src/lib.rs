@@ -13,6 +13,7 @@
 
 mod agents;
 mod auth;
+mod badges;
 mod cache;
 mod docs;
 mod error;
@@ -35,6 +36,7 @@ use bazaar_telemetry::Readiness;
 use serde::Serialize;
 
 pub use agents::{AgentMetadata, publish_agent};
+pub use badges::badge_unanalysed_agents;
 pub use error::{ApiError, ErrorBody};
 pub use resume::{Resumed, resume_unfinished_tasks};
 pub use state::{AppState, GatewayConfig, GatewayDependencies};

@@ -47,7 +47,7 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
         (status = 400, description = "Malformed task id", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such task of yours", body = ErrorBody),
-        (status = 409, description = "The task already finished (the message names its status)", body = ErrorBody),
+        (status = 409, description = "The task already finished otherwise, or finished otherwise while it was being stopped (the message names its status)", body = ErrorBody),
         (status = 503, description = "The results service or the queue is unavailable", body = ErrorBody),
     )
 )]
@@ -75,7 +75,9 @@ pub async fn cancel_task(
         .await?
         .is_some()
     {
+        // It may have finished otherwise just before its worker heard of the cancellation.
         let progress = state.results.progress(&id, &user.user_id).await?;
+        refuse_if_finished(&task, &progress)?;
         return Ok(Json(TaskView::new(&task, &progress)).into_response());
     }
     let progress = state.results.progress(&id, &user.user_id).await?;
@@ -114,6 +116,9 @@ pub struct OutputEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base64: Option<String>,
 }
+
+/// How often an open event stream checks whether its gateway is shutting down.
+const DRAIN_CHECK: Duration = Duration::from_millis(250);
 
 /// How long one wait for the result lasts before it is asked for again.
 const RESULT_POLL: Duration = Duration::from_secs(60);
@@ -197,8 +202,16 @@ async fn follow(
     ));
     let mut decoders = [Utf8Carry::default(), Utf8Carry::default()];
     let mut signals_open = true;
+    // A gateway shutting down ends its streams, so that it stops in time; clients reconnect
+    // to another replica, or after the restart.
+    let mut draining = tokio::time::interval(DRAIN_CHECK);
     loop {
         tokio::select! {
+            _ = draining.tick() => {
+                if !state.is_accepting() {
+                    break;
+                }
+            }
             result = &mut result_receiver => {
                 if let Ok(result) = result {
                     // Output still in flight would come after the end: drain what arrived.

@@ -37,7 +37,8 @@ pub struct AgentView {
     pub rating_count: i64,
     /// What the module imports, read when it was published: clock, random, stdio, args,
     /// environment, filesystem, sockets, and `deterministic` when it imports neither clocks
-    /// nor randomness. `null` for an agent published before modules were analysed.
+    /// nor randomness. `null` for an agent published before modules were analysed, until a
+    /// gateway starting up has read its module.
     pub badges: Option<Vec<Badge>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

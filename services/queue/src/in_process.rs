@@ -216,8 +216,11 @@ pub struct InProcessQueue {
     results: Channel<ResultMessage>,
     /// Tasks given up: past the delivery limit, or rejected without requeue.
     dead_tasks: Channel<TaskMessage>,
-    /// Every signal goes to every subscriber, which keeps those of its topic.
-    signals: broadcast::Sender<Signal>,
+    /// Cancellations, to every worker: apart from the output, so that a follower that falls
+    /// behind never makes a worker miss one.
+    cancellations: broadcast::Sender<Signal>,
+    /// Starts and output, to every follower, which keeps those of its task.
+    task_signals: broadcast::Sender<Signal>,
     closed: CancellationToken,
 }
 
@@ -235,7 +238,8 @@ impl InProcessQueue {
                 .dead_lettering_to(&dead_tasks),
             results: Channel::new(capacity, delivery_limit, "results", closed.clone()),
             dead_tasks,
-            signals: broadcast::channel(SIGNAL_BACKLOG).0,
+            cancellations: broadcast::channel(SIGNAL_BACKLOG).0,
+            task_signals: broadcast::channel(SIGNAL_BACKLOG).0,
             closed,
         }
     }
@@ -270,13 +274,20 @@ impl TaskQueue for InProcessQueue {
             return Err(closed());
         }
         // Nobody listening is not an error: the signal is simply not seen.
-        let _ = self.signals.send(signal);
+        let _ = match signal {
+            Signal::Cancel(_) => self.cancellations.send(signal),
+            Signal::Running { .. } | Signal::Output { .. } => self.task_signals.send(signal),
+        };
         Ok(())
     }
 
     async fn subscribe(&self, topic: SignalTopic) -> Result<Box<dyn Subscription>, QueueError> {
+        let channel = match topic {
+            SignalTopic::Cancellations => &self.cancellations,
+            SignalTopic::Task(_) => &self.task_signals,
+        };
         Ok(Box::new(SignalReceiver {
-            receiver: self.signals.subscribe(),
+            receiver: channel.subscribe(),
             topic,
             closed: self.closed.clone(),
         }))
@@ -316,7 +327,7 @@ impl Subscription for SignalReceiver {
                 Ok(signal) if self.topic.admits(&signal) => return Some(signal),
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "a signal subscriber fell behind and missed signals");
+                    tracing::warn!(missed, topic = ?self.topic, "a signal subscriber fell behind and missed signals");
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }

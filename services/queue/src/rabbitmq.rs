@@ -63,6 +63,8 @@ const TASK_TYPE: &str = "bazaar.v1.TaskMessage";
 const RESULT_TYPE: &str = "bazaar.v1.TaskResult";
 const STARTED_TYPE: &str = "bazaar.v1.TaskStarted";
 const SIGNAL_TYPE: &str = "bazaar.v1.Signal";
+/// How long a signal's publish may take, confirm included.
+const SIGNAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// AMQP delivery mode 1: the broker keeps the message in memory only.
 const TRANSIENT: u8 = 1;
 /// AMQP delivery mode 2: the broker writes the message to disk.
@@ -280,7 +282,15 @@ impl RabbitMqQueue {
         message_id: &str,
         payload: Vec<u8>,
     ) -> Result<(), QueueError> {
-        let timeout = self.settings.config.publish_timeout;
+        // A signal is worth little late, and a lost one is not resent: one attempt, briefly.
+        let (timeout, retry) = if destination.mandatory {
+            (self.settings.config.publish_timeout, true)
+        } else {
+            (
+                self.settings.config.publish_timeout.min(SIGNAL_TIMEOUT),
+                false,
+            )
+        };
         let delivery_mode = if destination.mandatory {
             PERSISTENT
         } else {
@@ -315,6 +325,10 @@ impl RabbitMqQueue {
                 {
                     Ok(()) => return Ok(()),
                     Err(PublishFailure::Refused(reason)) => {
+                        return Err(QueueError::Unavailable(reason));
+                    }
+                    Err(PublishFailure::Lost(reason)) if !retry => {
+                        self.publisher.report_broken(session.generation);
                         return Err(QueueError::Unavailable(reason));
                     }
                     Err(PublishFailure::Lost(reason)) => {

@@ -462,9 +462,22 @@ impl ResultsService {
                 tracing::warn!(error = %error, "failed to acknowledge a stored result");
             }
         }
+        // Some were stored before (a redelivery, or a cancellation that finished the task
+        // first): waiters get what is stored, not what arrived.
+        let some_stored_before = new < results.len() as u64;
         for (result, span) in results.into_iter().zip(spans) {
             span.in_scope(|| tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored"));
-            self.wake(result);
+            if some_stored_before {
+                match self.store.get_result(&result.task_id).await {
+                    Ok(Some(stored)) => self.wake(stored),
+                    Ok(None) => self.wake(result),
+                    Err(error) => {
+                        tracing::warn!(%error, task_id = %result.task_id, "failed to read a stored result back; its waiters will look it up");
+                    }
+                }
+            } else {
+                self.wake(result);
+            }
         }
         Ok(())
     }
@@ -495,9 +508,11 @@ impl ResultsService {
             .map(|started| started.agent_id.clone())
             .collect();
         let inactive = self.store.inactive_agents(&agents).await?;
+        // Only a first attempt is refused: a run that began before the deactivation and was
+        // delivered again goes on.
         let refused: Vec<TaskResult> = announced
             .iter()
-            .filter(|started| inactive.contains(&started.agent_id))
+            .filter(|started| started.attempt == 1 && inactive.contains(&started.agent_id))
             .map(|started| TaskResult {
                 task_id: started.task_id.clone(),
                 agent_id: started.agent_id.clone(),

@@ -21,38 +21,71 @@ pub(crate) struct Cancellations {
 
 #[derive(Default)]
 struct Inner {
-    running: HashMap<TaskId, RunControl>,
+    /// Every run under way, by task: a task delivered again while its first run goes on
+    /// (its channel broke) runs twice here, and a cancellation stops both.
+    running: HashMap<TaskId, Vec<(u64, RunControl)>>,
+    next_run: u64,
     canceled: HashSet<TaskId>,
     order: VecDeque<TaskId>,
 }
 
+/// A run registered with [`Cancellations::begin`]; dropping it ends the registration, however
+/// the run ends.
+pub(crate) struct Run {
+    cancellations: Cancellations,
+    task_id: TaskId,
+    id: u64,
+    /// Cancelled by a cancellation of the task.
+    pub(crate) control: RunControl,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let mut inner = self
+            .cancellations
+            .inner
+            .lock()
+            .expect("cancellations lock poisoned");
+        if let Some(runs) = inner.running.get_mut(&self.task_id) {
+            runs.retain(|(id, _)| *id != self.id);
+            if runs.is_empty() {
+                inner.running.remove(&self.task_id);
+            }
+        }
+    }
+}
+
 impl Cancellations {
-    /// A control for a run of `task_id` about to start, or `None` if the task was canceled.
-    pub(crate) fn begin(&self, task_id: &TaskId) -> Option<RunControl> {
+    /// A run of `task_id` about to start, or `None` if the task was canceled.
+    pub(crate) fn begin(&self, task_id: &TaskId) -> Option<Run> {
         let mut inner = self.inner.lock().expect("cancellations lock poisoned");
         if inner.canceled.contains(task_id) {
             return None;
         }
         let control = RunControl::new();
-        inner.running.insert(task_id.clone(), control.clone());
-        Some(control)
-    }
-
-    /// The run of `task_id` is over.
-    pub(crate) fn end(&self, task_id: &TaskId) {
-        self.inner
-            .lock()
-            .expect("cancellations lock poisoned")
+        let id = inner.next_run;
+        inner.next_run += 1;
+        inner
             .running
-            .remove(task_id);
+            .entry(task_id.clone())
+            .or_default()
+            .push((id, control.clone()));
+        Some(Run {
+            cancellations: self.clone(),
+            task_id: task_id.clone(),
+            id,
+            control,
+        })
     }
 
-    /// Cancels `task_id`: stops its run here, if any, and remembers it.
+    /// Cancels `task_id`: stops its runs here, if any, and remembers it.
     pub(crate) fn cancel(&self, task_id: &TaskId) {
         let mut inner = self.inner.lock().expect("cancellations lock poisoned");
-        if let Some(control) = inner.running.get(task_id) {
-            tracing::info!(%task_id, "canceling a running task");
-            control.cancel();
+        if let Some(runs) = inner.running.get(task_id) {
+            tracing::info!(%task_id, runs = runs.len(), "canceling a running task");
+            for (_, control) in runs {
+                control.cancel();
+            }
         }
         if inner.canceled.insert(task_id.clone()) {
             inner.order.push_back(task_id.clone());

@@ -247,8 +247,8 @@ impl Worker {
         let _in_flight = metrics().worker.in_flight();
         let started = Instant::now();
         let task = &delivery.message;
-        let control = match cancellations.begin(&task.task_id) {
-            Some(control) => control,
+        let run = match cancellations.begin(&task.task_id) {
+            Some(run) => run,
             None => {
                 tracing::debug!(task_id = %task.task_id, "the task was canceled before it ran");
                 let result = TaskResult::canceled_before_running(
@@ -262,6 +262,7 @@ impl Worker {
             }
         };
         let attempt = delivery.previous_deliveries.saturating_add(1);
+        let canceled = run.control.clone();
         let started_run = TaskStarted {
             task_id: task.task_id.clone(),
             agent_id: task.agent_id.clone(),
@@ -271,9 +272,9 @@ impl Worker {
         };
         let announced = tokio::spawn(announce_start(queue.clone(), started_run));
         let (output, forwarded) = forward_output(queue.clone(), task);
-        let control = control.with_output(output);
+        let control = run.control.clone().with_output(output);
         let outcome = self.execute_with(task, &control).await;
-        cancellations.end(&task.task_id);
+        drop(run);
         drop(control);
         // The start and the output go out before the result, so that no follower sees
         // them after the end.
@@ -281,6 +282,12 @@ impl Worker {
         let _ = forwarded.await;
         let result = match outcome {
             Outcome::Done(result) => result,
+            // Canceled while a dependency failed: it ends canceled, not retried.
+            Outcome::Retry(_) if canceled.is_canceled() => TaskResult {
+                status: ResultStatus::Canceled,
+                error: Some("canceled by its owner before it ran".to_owned()),
+                ..failed(task, String::new())
+            },
             Outcome::Retry(message)
                 if delivery.previous_deliveries + 1 < self.config.max_attempts =>
             {
@@ -350,11 +357,12 @@ async fn announce_start(queue: Arc<dyn TaskQueue>, started: TaskStarted) {
         started_at: started.started_at,
     };
     let task_id = started.task_id.clone();
-    if let Err(error) = queue.publish_signal(signal).await {
-        tracing::debug!(%error, "failed to signal a task's start");
-    }
+    // The durable announcement first: a cancellation relies on it.
     if let Err(error) = queue.publish_result(ResultMessage::Started(started)).await {
         tracing::warn!(%error, %task_id, "failed to announce a task's start; it will show `queued` until its result");
+    }
+    if let Err(error) = queue.publish_signal(signal).await {
+        tracing::debug!(%error, "failed to signal a task's start");
     }
 }
 

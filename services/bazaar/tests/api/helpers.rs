@@ -147,6 +147,19 @@ impl TestApp {
         builder.send().await.expect("the request reaches bazaar")
     }
 
+    /// Stops the app gracefully and starts it again on the same data directory, with the
+    /// embedded defaults (it listens on a new port).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+        let config = bazaar::config::Config::embedded(self._data_dir.path());
+        let app = bazaar::start(config).await.expect("bazaar starts again");
+        self.base_url = format!("http://{}", app.http_address());
+        self.app = Some(app);
+        self
+    }
+
     /// Stops the app gracefully.
     pub async fn shutdown(mut self) {
         if let Some(app) = self.app.take() {

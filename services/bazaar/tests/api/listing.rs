@@ -422,3 +422,41 @@ async fn an_agent_shows_the_badges_of_its_imports_and_listings_filter_by_them() 
     .await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_agent_published_before_badges_existed_gets_them_at_the_next_start() {
+    let app = spawn_app().await;
+    let (_, token) = app.register_user().await;
+    let agent = app
+        .upload_wat(&token, bazaar_test_support::guests::SPIN)
+        .await;
+    // As the migration leaves an agent published before badges existed.
+    let database = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(app.data_dir().join("bazaar.db"))
+            .busy_timeout(std::time::Duration::from_secs(10)),
+    )
+    .await
+    .expect("the app's database opens");
+    sqlx::query("update agents set badges = null where id = $1")
+        .bind(&agent)
+        .execute(&database)
+        .await
+        .unwrap();
+    database.close().await;
+    let unanalysed = expect_json(app.get_agent(&agent).await, StatusCode::OK).await;
+    assert!(unanalysed["badges"].is_null(), "{unanalysed}");
+
+    let app = app.restart().await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let shown = expect_json(app.get_agent(&agent).await, StatusCode::OK).await;
+        if shown["badges"] == json!(["deterministic"]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{shown}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.shutdown().await;
+}

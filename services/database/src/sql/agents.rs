@@ -244,6 +244,31 @@ impl<Store: AgentDialect> AgentStore for Store {
         Ok(Page { items, total })
     }
 
+    async fn agents_without_badges(&self, limit: u32) -> Result<Vec<Agent>, StoreError> {
+        let select = Statement::new(format!(
+            "select {} from agents a left join agent_stats s on s.agent_id = a.id \
+             where a.badges is null order by a.seq limit $1",
+            Store::SQL.columns
+        ))
+        .bind(i64::from(limit));
+        fetch_records(self.reader(), select, agent_from_row::<Store::Database>).await
+    }
+
+    async fn set_badges(
+        &self,
+        id: &AgentId,
+        badges: &[bazaar_domain::Badge],
+    ) -> Result<(), StoreError> {
+        let update = Statement::new(format!(
+            "update agents set badges = $2{} where id = $1 and badges is null",
+            Store::SQL.text_as_json
+        ))
+        .bind(id.as_str())
+        .bind(encode_badges(badges)?);
+        Store::Database::execute(self.writer(), update).await?;
+        Ok(())
+    }
+
     async fn count_agents(&self) -> Result<u64, StoreError> {
         let count = Statement::new("select count(*) from agents");
         Store::Database::fetch_count(self.reader(), count).await
