@@ -250,6 +250,14 @@ pub trait ResultStore: Send + Sync + 'static {
     /// has started and nobody canceled.
     async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError>;
 
+    /// Up to `limit` tasks whose cancellation was asked for since `since`, that a worker
+    /// started and that have no result yet, the longest asked first.
+    async fn unfinished_cancellations(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TaskId>, StoreError>;
+
     /// Those of `agent_ids` whose owner deactivated them: their queued tasks are not run.
     /// An agent this database does not know is not among them.
     async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError>;

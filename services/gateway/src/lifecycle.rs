@@ -211,6 +211,18 @@ async fn follow(
                 if !state.is_accepting() {
                     break;
                 }
+                // A start signalled before this stream subscribed is missed; its record is
+                // not: while the task looks queued, look again.
+                if progress.run.started_at.is_none()
+                    && let Ok(now) = state.results.progress(&task.id, &owner).await
+                    && now.run.started_at.is_some()
+                    && now.result.is_none()
+                {
+                    progress.run = now.run;
+                    if !send(status_event(&task, &progress)).await {
+                        break;
+                    }
+                }
             }
             result = &mut result_receiver => {
                 if let Ok(result) = result {

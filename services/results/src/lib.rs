@@ -128,6 +128,12 @@ pub trait ResultsClient: Send + Sync + 'static {
     }
 }
 
+/// How often cancellations of running tasks are signalled again while unfinished.
+const RESIGNAL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long after it was asked a cancellation is signalled again: longer than any run.
+const RESIGNAL_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// Tuning of the consuming loop.
 #[derive(Debug, Clone)]
 pub struct ResultsConfig {
@@ -251,7 +257,8 @@ impl ResultsService {
                 None => Ok(()),
             }
         };
-        tokio::try_join!(results, dead_tasks, notifications, retention)?;
+        let resignal = self.clone().signal_cancellations_again(shutdown.clone());
+        tokio::try_join!(results, dead_tasks, notifications, retention, resignal)?;
         Ok(())
     }
 
@@ -288,6 +295,35 @@ impl ResultsService {
                     Err(error) => {
                         tracing::warn!(%error, %task_id, "failed to read a notified result; its waiter will time out")
                     }
+                }
+            }
+        }
+    }
+
+    /// Tells the workers again, every [`RESIGNAL_INTERVAL`], to stop the running tasks whose
+    /// cancellation was asked for within [`RESIGNAL_WINDOW`] and that have no result yet: a
+    /// worker that was reconnecting when the first signal went out hears a later one.
+    async fn signal_cancellations_again(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(RESIGNAL_INTERVAL) => {}
+            }
+            let since = Utc::now() - RESIGNAL_WINDOW;
+            let pending = match self.store.unfinished_cancellations(since, 1000).await {
+                Ok(pending) => pending,
+                Err(error) => {
+                    tracing::warn!(%error, "failed to look for cancellations to signal again");
+                    continue;
+                }
+            };
+            for task_id in pending {
+                tracing::debug!(%task_id, "signalling a cancellation again");
+                if let Err(error) = self.queue.publish_signal(Signal::Cancel(task_id)).await {
+                    tracing::debug!(%error, "failed to signal a cancellation again");
                 }
             }
         }

@@ -22,16 +22,25 @@ const SELECT_COUNTERS: &str = "select tasks_completed, succeeded, failed, timed_
 const SELECT_RUN: &str =
     "select started_at, attempts, cancel_requested_at from task_runs where task_id = $1";
 
-/// Records an attempt's start: the latest attempt's start time wins, and the count of
-/// attempts only grows, so a late or repeated announcement changes nothing.
+/// Records an attempt's start. Attempts are counted here, not by the queue (whose count
+/// starts over when embedded mode resumes a task after a restart): a start later than the
+/// latest one recorded is a new attempt; a repeated or late announcement changes nothing.
 const RECORD_START: &str = "insert into task_runs \
-    (task_id, agent_id, user_id, started_at, attempts, updated_at) values ($1, $2, $3, $4, $5, $6) \
+    (task_id, agent_id, user_id, started_at, attempts, updated_at) values ($1, $2, $3, $4, 1, $5) \
     on conflict (task_id) do update set \
-    started_at = case when excluded.attempts >= task_runs.attempts \
+    attempts = case when task_runs.started_at is null or excluded.started_at > task_runs.started_at \
+        then task_runs.attempts + 1 else task_runs.attempts end, \
+    started_at = case when task_runs.started_at is null \
+        or excluded.started_at > task_runs.started_at \
         then excluded.started_at else task_runs.started_at end, \
-    attempts = case when excluded.attempts > task_runs.attempts \
-        then excluded.attempts else task_runs.attempts end, \
     updated_at = excluded.updated_at";
+
+/// Tasks whose cancellation was asked for since `$1` that a worker started and that have
+/// no result yet: their workers are told again.
+const UNFINISHED_CANCELLATIONS: &str = "select task_id from task_runs r \
+    where cancel_requested_at >= $1 and started_at is not null \
+    and not exists (select 1 from task_results t where t.task_id = r.task_id) \
+    order by cancel_requested_at limit $2";
 
 /// Marks a task's cancellation as asked for; the first request's time stays.
 const REQUEST_CANCEL: &str = "insert into task_runs \
@@ -115,7 +124,6 @@ impl<Store: ResultDialect> ResultStore for Store {
                 .bind(started.agent_id.as_str())
                 .bind(started.owner.as_str())
                 .bind(started.started_at)
-                .bind(i64::from(started.attempt))
                 .bind(started.started_at);
             Store::Database::execute(self.writer(), record).await?;
             let select = Statement::new(SELECT_RUN).bind(started.task_id.as_str());
@@ -145,6 +153,21 @@ impl<Store: ResultDialect> ResultStore for Store {
 
     async fn task_progress(&self, task_id: &TaskId) -> Result<TaskProgress, StoreError> {
         progress(self, task_id, false).await
+    }
+
+    async fn unfinished_cancellations(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        let select = Statement::new(UNFINISHED_CANCELLATIONS)
+            .bind(since)
+            .bind(i64::from(limit));
+        fetch_records(self.reader(), select, |row| {
+            TaskId::parse(row.text("task_id")?)
+                .map_err(|error| StoreError::Other(anyhow::Error::new(error)))
+        })
+        .await
     }
 
     async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError> {

@@ -137,6 +137,8 @@ macro_rules! store_contract_tests {
                 a_later_attempt_counts_and_a_late_announcement_of_an_earlier_one_changes_nothing,
                 a_cancellation_is_recorded_once_and_reported_for_a_later_start,
                 progress_carries_the_stored_result_and_canceled_results_count_apart,
+                a_start_later_than_the_latest_is_a_new_attempt_whatever_its_number,
+                unfinished_cancellations_of_started_tasks_are_listed_until_their_result,
             }
             webhooks {
                 a_stored_result_queues_a_completed_message_for_a_task_that_wants_it,

@@ -155,3 +155,68 @@ pub async fn progress_carries_the_stored_result_and_canceled_results_count_apart
         }
     );
 }
+
+pub async fn a_start_later_than_the_latest_is_a_new_attempt_whatever_its_number(backend: Backend) {
+    let (_, result) = a_result(&backend).await;
+    let task_id = result.task_id.clone();
+    // Embedded mode resumes a task after a restart with the queue's count started over.
+    for seconds in [10, 20] {
+        backend
+            .results
+            .record_starts(&[started(&task_id, &result, 1, seconds)])
+            .await
+            .unwrap();
+    }
+    let run = backend.results.task_progress(&task_id).await.unwrap().run;
+    assert_eq!((run.attempts, run.started_at), (2, Some(at(20))));
+}
+
+pub async fn unfinished_cancellations_of_started_tasks_are_listed_until_their_result(
+    backend: Backend,
+) {
+    let (owner, result) = a_result(&backend).await;
+    let running = result.task_id.clone();
+    let queued = TaskId::generate();
+    for task_id in [&running, &queued] {
+        backend
+            .results
+            .request_cancel(task_id, &result.agent_id, &owner, at(50))
+            .await
+            .unwrap();
+    }
+    backend
+        .results
+        .record_starts(&[started(&running, &result, 1, 40)])
+        .await
+        .unwrap();
+
+    let pending = backend
+        .results
+        .unfinished_cancellations(at(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(pending, vec![running.clone()], "only the started one");
+    assert!(
+        backend
+            .results
+            .unfinished_cancellations(at(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "asked before the window"
+    );
+    backend
+        .results
+        .insert_results(std::slice::from_ref(&result))
+        .await
+        .unwrap();
+    assert!(
+        backend
+            .results
+            .unfinished_cancellations(at(0), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "finished"
+    );
+}

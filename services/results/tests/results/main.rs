@@ -60,6 +60,7 @@ macro_rules! results_service_tests {
                 a_task_not_started_is_canceled_at_once_and_every_worker_is_told,
                 a_canceled_task_whose_start_is_announced_later_is_canceled_again,
                 a_finished_task_stays_as_it_finished,
+                a_running_tasks_cancellation_is_signalled_again_until_it_ends,
             }
             waking {
                 a_wait_registered_before_the_task_was_queued_receives_its_result,

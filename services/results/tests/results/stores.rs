@@ -222,6 +222,14 @@ impl ResultStore for ObservedStore {
         self.inner.task_progress(task_id).await
     }
 
+    async fn unfinished_cancellations(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        self.inner.unfinished_cancellations(since, limit).await
+    }
+
     async fn inactive_agents(&self, agent_ids: &[AgentId]) -> Result<Vec<AgentId>, StoreError> {
         self.inner.inactive_agents(agent_ids).await
     }

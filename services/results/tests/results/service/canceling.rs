@@ -124,3 +124,48 @@ pub async fn a_finished_task_stays_as_it_finished(store: TestStore) {
 
     assert_eq!(progress.result, Some(finished));
 }
+
+pub async fn a_running_tasks_cancellation_is_signalled_again_until_it_ends(store: TestStore) {
+    let service = RunningResults::started(store, 8);
+    let owner = UserId::generate();
+    let agent = AgentId::generate();
+    let task = result_of(&agent, &owner, 1).task_id;
+    service
+        .queue
+        .publish_result(ResultMessage::Started(TaskStarted {
+            task_id: task.clone(),
+            agent_id: agent.clone(),
+            owner: owner.clone(),
+            attempt: 1,
+            started_at: Utc::now(),
+        }))
+        .await
+        .unwrap();
+    tokio::time::timeout(PATIENCE, async {
+        while service
+            .service
+            .progress(&task, &owner)
+            .await
+            .unwrap()
+            .run
+            .started_at
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the start is recorded");
+    service.service.cancel(&task, &agent, &owner).await.unwrap();
+
+    // A worker that missed the first signal (it subscribes only now) hears a later one.
+    let mut late_worker = service
+        .queue
+        .subscribe(SignalTopic::Cancellations)
+        .await
+        .unwrap();
+    assert_eq!(
+        next_signal(&mut late_worker).await,
+        Signal::Cancel(task.clone())
+    );
+}
