@@ -312,20 +312,14 @@ impl TaskResult {
     /// The result of a task that could not run to completion (a missing or tampered
     /// binary, a task the queue gave up on): failed, exit code -1, no output.
     pub fn failure(task: &crate::TaskMessage, error: String, created_at: DateTime<Utc>) -> Self {
-        TaskResult {
-            task_id: task.task_id.clone(),
-            agent_id: task.agent_id.clone(),
-            owner: task.owner.clone(),
-            status: ResultStatus::Failed,
-            exit_code: -1,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration_ms: 0,
-            error: Some(error),
+        TaskResult::without_output(
+            task.task_id.clone(),
+            task.agent_id.clone(),
+            task.owner.clone(),
+            ResultStatus::Failed,
+            error,
             created_at,
-        }
+        )
     }
 
     /// The result of a task canceled before any worker ran it: canceled, exit code -1, no
@@ -336,18 +330,38 @@ impl TaskResult {
         owner: UserId,
         created_at: DateTime<Utc>,
     ) -> Self {
+        TaskResult::without_output(
+            task_id,
+            agent_id,
+            owner,
+            ResultStatus::Canceled,
+            "canceled by its owner before it ran".to_owned(),
+            created_at,
+        )
+    }
+
+    /// A result that says why the task ended without running to completion: exit code -1,
+    /// no output, no duration.
+    pub fn without_output(
+        task_id: TaskId,
+        agent_id: AgentId,
+        owner: UserId,
+        status: ResultStatus,
+        error: String,
+        created_at: DateTime<Utc>,
+    ) -> Self {
         TaskResult {
             task_id,
             agent_id,
             owner,
-            status: ResultStatus::Canceled,
+            status,
             exit_code: -1,
             stdout: Vec::new(),
             stderr: Vec::new(),
             stdout_truncated: false,
             stderr_truncated: false,
             duration_ms: 0,
-            error: Some("canceled by its owner before it ran".to_owned()),
+            error: Some(error),
             created_at,
         }
     }

@@ -549,22 +549,18 @@ impl ResultsService {
         let refused: Vec<TaskResult> = announced
             .iter()
             .filter(|started| started.attempt == 1 && inactive.contains(&started.agent_id))
-            .map(|started| TaskResult {
-                task_id: started.task_id.clone(),
-                agent_id: started.agent_id.clone(),
-                owner: started.owner.clone(),
-                status: ResultStatus::Failed,
-                exit_code: -1,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                stdout_truncated: false,
-                stderr_truncated: false,
-                duration_ms: 0,
-                error: Some(format!(
-                    "agent {} was deactivated by its owner before this task ran; it was stopped",
-                    started.agent_id
-                )),
-                created_at: Utc::now().trunc_subsecs(6),
+            .map(|started| {
+                TaskResult::without_output(
+                    started.task_id.clone(),
+                    started.agent_id.clone(),
+                    started.owner.clone(),
+                    ResultStatus::Failed,
+                    format!(
+                        "agent {} was deactivated by its owner before this task ran; it was stopped",
+                        started.agent_id
+                    ),
+                    Utc::now().trunc_subsecs(6),
+                )
             })
             .collect();
         if !refused.is_empty() {
