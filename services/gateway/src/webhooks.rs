@@ -43,11 +43,16 @@ pub(crate) async fn owner_secret(
     if let Some(secret) = state.webhooks.webhook_secret(owner).await? {
         return Ok(secret);
     }
-    let fresh = WebhookSecret {
+    let fresh = fresh_secret();
+    Ok(state.webhooks.create_webhook_secret(owner, &fresh).await?)
+}
+
+/// A new random signing secret, made now.
+fn fresh_secret() -> WebhookSecret {
+    WebhookSecret {
         secret: bazaar_webhooks::signing::new_secret(),
         created_at: Utc::now(),
-    };
-    Ok(state.webhooks.create_webhook_secret(owner, &fresh).await?)
+    }
 }
 
 /// The caller's webhook signing secret, created on first use.
@@ -84,10 +89,7 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     user: AuthenticatedUser,
 ) -> Result<Json<WebhookSecretView>, ApiError> {
-    let fresh = WebhookSecret {
-        secret: bazaar_webhooks::signing::new_secret(),
-        created_at: Utc::now(),
-    };
+    let fresh = fresh_secret();
     state
         .webhooks
         .replace_webhook_secret(&user.user_id, &fresh)

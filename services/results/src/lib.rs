@@ -368,10 +368,7 @@ impl ResultsService {
                 Ok(new) => {
                     metrics().results.batch_stored(1, new);
                     let _ = delivery.ack().await;
-                    // When a result was stored before, the waiters already have it.
-                    if let Ok(Some(stored)) = self.store.get_result(&result.task_id).await {
-                        self.wake(stored);
-                    }
+                    self.wake_stored(vec![result], new).await;
                 }
                 Err(error) => {
                     metrics().results.store_failed();
@@ -498,23 +495,10 @@ impl ResultsService {
                 tracing::warn!(error = %error, "failed to acknowledge a stored result");
             }
         }
-        // Some were stored before (a redelivery, or a cancellation that finished the task
-        // first): waiters get what is stored, not what arrived.
-        let some_stored_before = new < results.len() as u64;
-        for (result, span) in results.into_iter().zip(spans) {
+        for (result, span) in results.iter().zip(spans) {
             span.in_scope(|| tracing::debug!(task_id = %result.task_id, agent_id = %result.agent_id, status = result.status.as_str(), "result stored"));
-            if some_stored_before {
-                match self.store.get_result(&result.task_id).await {
-                    Ok(Some(stored)) => self.wake(stored),
-                    Ok(None) => self.wake(result),
-                    Err(error) => {
-                        tracing::warn!(%error, task_id = %result.task_id, "failed to read a stored result back; its waiters will look it up");
-                    }
-                }
-            } else {
-                self.wake(result);
-            }
         }
+        self.wake_stored(results, new).await;
         Ok(())
     }
 
@@ -539,16 +523,24 @@ impl ResultsService {
                 return Err(error);
             }
         };
-        let agents: Vec<AgentId> = announced
+        // Only a first attempt is refused: a run that began before the deactivation and was
+        // delivered again goes on. Only their agents are looked up.
+        let first_attempts: Vec<&TaskStarted> = announced
+            .iter()
+            .filter(|started| started.attempt == 1)
+            .collect();
+        let agents: Vec<AgentId> = first_attempts
             .iter()
             .map(|started| started.agent_id.clone())
             .collect();
-        let inactive = self.store.inactive_agents(&agents).await?;
-        // Only a first attempt is refused: a run that began before the deactivation and was
-        // delivered again goes on.
-        let refused: Vec<TaskResult> = announced
-            .iter()
-            .filter(|started| started.attempt == 1 && inactive.contains(&started.agent_id))
+        let inactive = if agents.is_empty() {
+            Vec::new()
+        } else {
+            self.store.inactive_agents(&agents).await?
+        };
+        let refused: Vec<TaskResult> = first_attempts
+            .into_iter()
+            .filter(|started| inactive.contains(&started.agent_id))
             .map(|started| {
                 TaskResult::without_output(
                     started.task_id.clone(),
@@ -563,29 +555,50 @@ impl ResultsService {
                 )
             })
             .collect();
-        if !refused.is_empty() {
-            self.store.insert_results(&refused).await?;
-        }
+        let refused_new = if refused.is_empty() {
+            0
+        } else {
+            self.store.insert_results(&refused).await?
+        };
         for delivery in starts {
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, "failed to acknowledge a recorded start");
             }
         }
-        let mut canceled = canceled;
-        for result in refused {
+        let mut to_stop = canceled;
+        for result in &refused {
             tracing::info!(task_id = %result.task_id, agent_id = %result.agent_id, "a task of a deactivated agent was started; it is failed and stopped");
-            canceled.push(result.task_id.clone());
-            if let Ok(Some(stored)) = self.store.get_result(&result.task_id).await {
-                self.wake(stored);
-            }
+            to_stop.push(result.task_id.clone());
         }
-        for task_id in canceled {
-            tracing::info!(%task_id, "a canceled task was started; telling the workers again");
+        self.wake_stored(refused, refused_new).await;
+        for task_id in to_stop {
+            tracing::info!(%task_id, "a task that must not run was started; telling the workers to stop it");
             if let Err(error) = self.queue.publish_signal(Signal::Cancel(task_id)).await {
                 tracing::warn!(%error, "failed to signal a cancellation again");
             }
         }
         Ok(())
+    }
+
+    /// Wakes the waiters of `results`, of which `new` were stored by this insert. When some
+    /// were stored before (a redelivery, or a cancellation that finished the task first),
+    /// waiters get what is stored, not what arrived.
+    async fn wake_stored(&self, results: Vec<TaskResult>, new: u64) {
+        if new == results.len() as u64 {
+            for result in results {
+                self.wake(result);
+            }
+            return;
+        }
+        for result in results {
+            match self.store.get_result(&result.task_id).await {
+                Ok(Some(stored)) => self.wake(stored),
+                Ok(None) => self.wake(result),
+                Err(error) => {
+                    tracing::warn!(%error, task_id = %result.task_id, "failed to read a stored result back; its waiters will look it up");
+                }
+            }
+        }
     }
 
     fn wake(&self, result: TaskResult) {

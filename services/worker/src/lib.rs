@@ -251,18 +251,12 @@ impl Worker {
             Some(run) => run,
             None => {
                 tracing::debug!(task_id = %task.task_id, "the task was canceled before it ran");
-                let result = TaskResult::canceled_before_running(
-                    task.task_id.clone(),
-                    task.agent_id.clone(),
-                    task.owner.clone(),
-                    completed_now(),
-                );
+                let result = canceled_before_running(task);
                 self.settle(delivery, queue.as_ref(), result).await;
                 return;
             }
         };
         let attempt = delivery.previous_deliveries.saturating_add(1);
-        let canceled = run.control.clone();
         let started_run = TaskStarted {
             task_id: task.task_id.clone(),
             agent_id: task.agent_id.clone(),
@@ -274,6 +268,7 @@ impl Worker {
         let (output, forwarded) = forward_output(queue.clone(), task);
         let control = run.control.clone().with_output(output);
         let outcome = self.execute_with(task, &control).await;
+        let canceled = control.is_canceled();
         drop(run);
         drop(control);
         // The start and the output go out before the result, so that no follower sees
@@ -283,20 +278,11 @@ impl Worker {
         let result = match outcome {
             Outcome::Done(result) => result,
             // Canceled while a dependency failed: it ends canceled, not retried.
-            Outcome::Retry(_) if canceled.is_canceled() => TaskResult {
-                status: ResultStatus::Canceled,
-                error: Some("canceled by its owner before it ran".to_owned()),
-                ..failed(task, String::new())
-            },
-            Outcome::Retry(message)
-                if delivery.previous_deliveries + 1 < self.config.max_attempts =>
-            {
+            Outcome::Retry(_) if canceled => canceled_before_running(task),
+            Outcome::Retry(message) if attempt < self.config.max_attempts => {
                 metrics().worker.task_retried();
                 tracing::warn!(task_id = %task.task_id, %message, "task will be retried");
-                tokio::time::sleep(Duration::from_millis(
-                    200 * u64::from(delivery.previous_deliveries + 1),
-                ))
-                .await;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 if let Err(error) = delivery.reject(true).await {
                     tracing::error!(%error, "failed to requeue a task");
                 }
@@ -454,6 +440,15 @@ enum PrepareError {
 
 fn failed(task: &TaskMessage, error: String) -> TaskResult {
     TaskResult::failure(task, error, completed_now())
+}
+
+fn canceled_before_running(task: &TaskMessage) -> TaskResult {
+    TaskResult::canceled_before_running(
+        task.task_id.clone(),
+        task.agent_id.clone(),
+        task.owner.clone(),
+        completed_now(),
+    )
 }
 
 fn result_of(task: &TaskMessage, execution: Execution, timeout: Duration) -> TaskResult {
